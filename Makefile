@@ -1,0 +1,26 @@
+# account: PGXS build.  `make installcheck` runs the regression, isolation
+# and TAP suites against a running server; scripts/test.sh wraps all of it
+# with a throwaway cluster (see README.md).
+
+EXTENSION = account
+MODULE_big = account
+OBJS = src/account.o src/catalog.o src/lookup.o src/normalize.o src/uuidv7.o
+DATA = $(wildcard sql/account--*.sql)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags icu-uc 2>/dev/null)
+SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licudata)
+
+REGRESS = setup types find_or_create errors isolation_levels collation_c
+REGRESS_OPTS = --load-extension=account
+
+# Isolation specs and TAP tests live under test/ (specs/, expected/, t/).
+ISOLATION = create_create create_abort create_find repeatable_read serializable savepoint
+ISOLATION_OPTS = --inputdir=test --load-extension=account
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = output_iso tmp_check test/bench/out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# scripts/demo.sh: the main job.  Installs what is missing, builds and
+# installs the extension, starts a throwaway cluster, and shows
+# find-or-create at work; then opens psql on it when run from a terminal.
+# The cluster is removed when you leave.
+. "$(dirname "$0")/lib.sh"
+
+ensure_packages "${BASE_PACKAGES[@]}"
+build_and_install
+start_cluster
+
+log "CREATE EXTENSION account, and find-or-create at work"
+psql_pg -q <<'SQL'
+\pset footer off
+CREATE EXTENSION account;
+\echo '-- the first call creates the account; reference ids ignore case and outer spaces'
+SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'usr_1001');
+SELECT * FROM accounts.find_or_create_account(type => 'user', id_type => 'reference_id', value => '  USR_1001 ');
+SELECT * FROM accounts.find_or_create_account('user', ROW('reference_id', 'Usr_1001')::accounts.identifier);
+\echo '-- find_account never writes'
+SELECT accounts.find_account('user', 'reference_id', 'usr_1001') IS NOT NULL AS found,
+       accounts.find_account('user', 'reference_id', 'nobody') AS nobody;
+\echo '-- bad input is a clear error with a SQLSTATE, and writes nothing'
+\set VERBOSITY verbose
+\set ON_ERROR_STOP 0
+SELECT * FROM accounts.find_or_create_account('user', 'reference_id', '   ');
+SELECT * FROM accounts.find_or_create_account('merchant', 'reference_id', 'm1');
+\set ON_ERROR_STOP 1
+\set VERBOSITY default
+SQL
+
+log "40 concurrent clients ask for the same 5 new reference ids at once"
+for i in $(seq 1 40); do
+    as_pg psql -X -qAt -c "SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'hot-$((i % 5))')" >"$WORK/client.$i" &
+done
+wait
+echo "calls that saw created = true: $(cat "$WORK"/client.* | grep -c '^t$') (one per identifier: 5)"
+psql_pg -q <<'SQL'
+SELECT i.value, count(DISTINCT i.account_id) AS accounts
+  FROM accounts.identifiers i
+ WHERE i.value LIKE 'hot-%'
+ GROUP BY i.value ORDER BY i.value;
+SQL
+
+if [ -t 0 ] && [ -t 1 ]; then
+    log "psql on the throwaway cluster; \\q to leave (the cluster is then removed)"
+    as_pg psql -X || true
+else
+    log "not a terminal: no psql prompt; the cluster is removed now (run from a terminal to get one)"
+fi

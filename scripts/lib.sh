@@ -1,0 +1,81 @@
+# scripts/lib.sh: shared by scripts/demo.sh, scripts/test.sh and
+# test/bench/bench.sh.  Installs what is missing, builds and installs the
+# extension, and runs a throwaway PostgreSQL 15 cluster on a private unix
+# socket under a temporary folder, as an unprivileged user.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_MAJOR=15
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+export PATH="$PG_BIN:$PATH"
+
+# Run as root: the server runs as "postgres".  Run as anyone else: the
+# server runs as you, and installing uses sudo.
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+    PGUSER_OS=postgres
+    as_pg() { runuser -u "$PGUSER_OS" -- env PATH="$PATH" "$@"; }
+else
+    SUDO=sudo
+    PGUSER_OS=$(id -un)
+    as_pg() { "$@"; }
+fi
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# ensure_packages PKG...: apt-get install the ones that are missing.
+ensure_packages() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+BASE_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libicu-dev pkg-config make gcc)
+
+# build_and_install [CFLAGS]: warning-free build, installed into PostgreSQL.
+build_and_install() {
+    local cflags=${1:-"-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror"}
+    log "building the extension (PG_CFLAGS=$cflags)"
+    make -C "$ROOT" -s clean >/dev/null
+    make -C "$ROOT" -s PG_CFLAGS="$cflags" >/dev/null
+    $SUDO make -C "$ROOT" -s install >/dev/null
+}
+
+# start_cluster: sets WORK, PGDATA, PGHOST, PGPORT; stops it on exit.
+start_cluster() {
+    WORK=$(mktemp -d /tmp/account.XXXXXX)
+    chmod 755 "$WORK"
+    [ "$(id -u)" = 0 ] && chown "$PGUSER_OS" "$WORK"
+    export PGDATA="$WORK/data" PGHOST="$WORK" PGPORT=${PGPORT:-5432} PGDATABASE=postgres
+    export PGUSER=$PGUSER_OS
+    log "starting a throwaway cluster in $WORK (socket $PGHOST, port $PGPORT)"
+    as_pg initdb -D "$PGDATA" -A trust -E UTF8 --locale=C.UTF-8 -U "$PGUSER_OS" >"$WORK/initdb.log" 2>&1 \
+        || { cat "$WORK/initdb.log"; return 1; }
+    cat >>"$PGDATA/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$WORK'
+max_connections = 200
+fsync = off
+log_min_messages = warning
+EOF
+    trap stop_cluster EXIT
+    as_pg pg_ctl -D "$PGDATA" -l "$WORK/server.log" -w start >/dev/null
+}
+
+stop_cluster() {
+    if [ -n "${PGDATA:-}" ] && [ -f "$PGDATA/postmaster.pid" ]; then
+        as_pg pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "${WORK:-}" ] && [ -z "${KEEP_CLUSTER:-}" ]; then
+        rm -rf "$WORK"
+    fi
+}
+
+psql_pg() { as_pg psql -X -v ON_ERROR_STOP=1 "$@"; }

@@ -1,0 +1,88 @@
+/*
+ * account.h: shared declarations of the account extension's backend code.
+ *
+ *   account.c    SQL-callable functions (argument checking, result tuples)
+ *   catalog.c    OIDs of the extension's relations, the identifier-type cache
+ *   lookup.c     the find / find-or-create protocol (locking, visibility)
+ *   normalize.c  identifier normalization (pure C + ICU)
+ *   uuidv7.c     time-ordered account ids
+ */
+#ifndef ACCOUNT_H
+#define ACCOUNT_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "utils/uuid.h"
+
+#include "normalize.h"
+
+/*
+ * First key of the extension's advisory locks (two-int4 form).  It spells
+ * "ACCT"; pg_locks shows it as classid = 1094927188, objsubid = 2.
+ */
+#define ACCOUNT_LOCK_KEY1		0x41434354
+
+/* Longest type names, and longest normalized value, that are accepted. */
+#define ACCOUNT_MAX_NAME_BYTES	63
+#define ACCOUNT_MAX_VALUE_BYTES	2048
+
+/* The extension's relations, resolved by OID in schema "accounts". */
+typedef struct AccountRels
+{
+	Oid			namespace;
+	Oid			accounts;
+	Oid			accounts_pkey;
+	Oid			identifiers;
+	Oid			identifiers_pkey;
+	Oid			account_types;
+	Oid			identifier_types;
+	Oid			identifier_types_pkey;
+	/* attribute numbers, looked up by name */
+	AttrNumber	acc_id;
+	AttrNumber	acc_type;
+	AttrNumber	acc_created_at;
+	AttrNumber	ident_account_type;
+	AttrNumber	ident_id_type;
+	AttrNumber	ident_value;
+	AttrNumber	ident_account_id;
+	AttrNumber	ident_created_at;
+	AttrNumber	itype_kind;
+	AttrNumber	itype_case_sensitive;
+} AccountRels;
+
+/* An identifier type from accounts.identifier_types. */
+typedef struct IdentType
+{
+	IdentKind	kind;
+	bool		case_sensitive;
+} IdentType;
+
+/* A fully resolved, normalized identifier: the unique key. */
+typedef struct IdentKey
+{
+	const char *account_type;
+	const char *id_type;
+	const char *value;			/* normalized, server encoding */
+	IdentType	type;
+} IdentKey;
+
+/* catalog.c */
+extern const AccountRels *account_rels(void);
+extern void account_resolve_ident_type(const char *account_type,
+									   const char *id_type, IdentType *out);
+
+/* normalize glue, account.c */
+extern char *account_normalize_value(const char *account_type,
+									 const char *id_type, const IdentType *type,
+									 const char *value);
+extern void account_check_name(const char *what, const char *name);
+
+/* lookup.c */
+extern bool ident_lookup(const IdentKey *key, pg_uuid_t *account_id);
+extern bool ident_find_or_create(const IdentKey *key, pg_uuid_t *account_id);
+
+/* uuidv7.c */
+extern void account_uuidv7(pg_uuid_t *uuid);
+
+#endif							/* ACCOUNT_H */
