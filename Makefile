@@ -11,7 +11,6 @@ PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags icu-uc 2>/dev/null)
 SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licudata)
 
 REGRESS = setup types find_or_create errors isolation_levels collation_c
-REGRESS_OPTS = --load-extension=account
 
 # Isolation specs and TAP tests live under test/ (specs/, expected/, t/).
 ISOLATION = create_create create_abort create_find repeatable_read serializable savepoint

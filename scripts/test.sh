@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# scripts/test.sh: every test, against a throwaway cluster.
+#
+# Installs what is missing (apt), builds warning-free with -Werror, installs
+# the extension, starts a private cluster, and runs `make installcheck`
+# (pg_regress, pg_isolation_regress, TAP) as an unprivileged user, then the
+# normalizer unit tests, a short libFuzzer run and the benchmark smoke run.
+# Prints regression.diffs on failure; exits non-zero if anything failed.
+. "$(dirname "$0")/lib.sh"
+
+ensure_packages "${BASE_PACKAGES[@]}" libipc-run-perl clang libclang-rt-14-dev \
+    pgbouncer python3-psycopg postgresql-client-$PG_MAJOR
+build_and_install
+start_cluster
+
+# The suites write results next to the sources: run them in a copy that the
+# server's user owns.
+SRC="$WORK/src"
+mkdir -p "$SRC"
+(cd "$ROOT" && tar --exclude=.git -cf - .) | (cd "$SRC" && tar -xf -)
+[ "$(id -u)" = 0 ] && chown -R "$PGUSER_OS" "$SRC"
+
+failed=()
+
+run_step() {
+    local name=$1; shift
+    log "$name"
+    if "$@"; then
+        echo "ok: $name"
+    else
+        echo "FAILED: $name"
+        failed+=("$name")
+    fi
+}
+
+installcheck() {
+    if as_pg make -C "$SRC" -s installcheck PROVE_FLAGS="--timer"; then
+        return 0
+    fi
+    for f in "$SRC/regression.diffs" "$SRC/output_iso/regression.diffs"; do
+        if [ -s "$f" ]; then
+            echo "---- $f"
+            cat "$f"
+        fi
+    done
+    for f in "$SRC"/tmp_check/log/regress_log_*; do
+        [ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -n 60 "$f"; }
+    done
+    return 1
+}
+
+run_step "make installcheck (regression, isolation, TAP)" installcheck
+[ -x "$SRC/test/unit/run.sh" ] && run_step "normalizer unit tests" as_pg "$SRC/test/unit/run.sh"
+[ -x "$SRC/test/fuzz/run.sh" ] && run_step "normalizer fuzzing (smoke)" as_pg "$SRC/test/fuzz/run.sh" 10
+[ -x "$SRC/test/bench/bench.sh" ] && run_step "benchmark (smoke mode)" as_pg env BENCH_SMOKE=1 "$SRC/test/bench/bench.sh"
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "test summary: ${#failed[@]} failed: ${failed[*]}"
+    exit 1
+fi
+echo "test summary: all passed"
