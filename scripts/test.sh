@@ -35,8 +35,15 @@ run_step() {
     fi
 }
 
+# installcheck SUITE: one of the three PGXS suites (the other two emptied).
 installcheck() {
-    if as_pg make -C "$SRC" -s installcheck PROVE_FLAGS="--timer"; then
+    local vars
+    case $1 in
+        regress) vars=(ISOLATION= TAP_TESTS=) ;;
+        isolation) vars=(REGRESS= TAP_TESTS=) ;;
+        tap) vars=(REGRESS= ISOLATION=) ;;
+    esac
+    if as_pg make -C "$SRC" -s installcheck "${vars[@]}" PROVE_FLAGS="--timer"; then
         return 0
     fi
     for f in "$SRC/regression.diffs" "$SRC/output_iso/regression.diffs"; do
@@ -45,13 +52,17 @@ installcheck() {
             cat "$f"
         fi
     done
-    for f in "$SRC"/tmp_check/log/regress_log_*; do
-        [ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -n 60 "$f"; }
-    done
+    if [ "$1" = tap ]; then
+        for f in "$SRC"/tmp_check/log/regress_log_*; do
+            [ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -n 60 "$f"; }
+        done
+    fi
     return 1
 }
 
-run_step "make installcheck (regression, isolation, TAP)" installcheck
+run_step "pg_regress suite (sql/, expected/)" installcheck regress
+run_step "isolation specs (test/specs/)" installcheck isolation
+run_step "TAP tests (test/t/)" installcheck tap
 [ -x "$SRC/test/unit/run.sh" ] && run_step "normalizer unit tests" as_pg "$SRC/test/unit/run.sh"
 [ -x "$SRC/test/fuzz/run.sh" ] && run_step "normalizer fuzzing (smoke)" as_pg "$SRC/test/fuzz/run.sh" 10
 [ -x "$SRC/test/bench/bench.sh" ] && run_step "benchmark (smoke mode)" as_pg env BENCH_SMOKE=1 "$SRC/test/bench/bench.sh"
