@@ -13,7 +13,7 @@ SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licud
 REGRESS = setup types find_or_create errors isolation_levels collation_c
 
 # Isolation specs and TAP tests live under test/ (specs/, expected/, t/).
-ISOLATION = create_create create_find repeatable_read serializable savepoint
+ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts
 ISOLATION_OPTS = --inputdir=test --load-extension=account
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
