@@ -136,6 +136,13 @@ CREATE FUNCTION accounts.find_or_create_account(
 COMMENT ON FUNCTION accounts.find_or_create_account(text, accounts.identifier) IS
     'Return the account holding this identifier, creating it if there is none; race-free';
 
+CREATE FUNCTION accounts.find_or_create_accounts(type text, id_type text, vals text[])
+    RETURNS TABLE (value text, account_id uuid, created boolean)
+    AS 'MODULE_PATHNAME', 'account_find_or_create_many'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION accounts.find_or_create_accounts(text, text, text[]) IS
+    'find_or_create_account for every element of vals: one row per element, in input order';
+
 CREATE FUNCTION accounts.find_account(type text, id_type text, value text)
     RETURNS uuid
     AS 'MODULE_PATHNAME', 'account_find'
@@ -162,6 +169,7 @@ SELECT pg_catalog.pg_extension_config_dump('accounts.identifiers', '');
 /* Least privilege: nothing is executable by PUBLIC until granted. */
 REVOKE ALL ON FUNCTION accounts.find_or_create_account(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.find_or_create_account(text, accounts.identifier) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.find_or_create_accounts(text, text, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.find_account(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.normalize_identifier(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.registry_changed() FROM PUBLIC;

@@ -206,9 +206,12 @@ find_or_create_result(FunctionCallInfo fcinfo, CallState *state,
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 	pg_uuid_t  *result_id;
+	IdentSession session;
 
 	make_key(&key, type, id_type, value);
-	created = ident_find_or_create(&key, &account_id);
+	ident_session_open(&session, true);
+	created = ident_find_or_create(&session, &key, &account_id);
+	ident_session_close(&session);
 
 	MemoryContextSwitchTo(caller_cxt);
 	result_id = palloc(sizeof(pg_uuid_t));
@@ -283,8 +286,10 @@ account_find(PG_FUNCTION_ARGS)
 	CallState  *state = begin_call(fcinfo, false);
 	MemoryContext caller_cxt;
 	IdentKey	key;
+	IdentSession session;
 	pg_uuid_t	account_id;
 	pg_uuid_t  *result;
+	bool		found;
 
 	if (PG_ARGISNULL(0))
 		raise_null_argument("type");
@@ -296,7 +301,10 @@ account_find(PG_FUNCTION_ARGS)
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	make_key(&key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
 			 PG_GETARG_TEXT_PP(2));
-	if (!ident_lookup(&key, &account_id))
+	ident_session_open(&session, false);
+	found = ident_lookup(&session, &key, &account_id);
+	ident_session_close(&session);
+	if (!found)
 	{
 		MemoryContextSwitchTo(caller_cxt);
 		PG_RETURN_NULL();

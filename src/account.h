@@ -13,6 +13,10 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "executor/tuptable.h"
+#include "storage/lockdefs.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
 #include "utils/uuid.h"
 
 #include "normalize.h"
@@ -78,9 +82,30 @@ extern char *account_normalize_value(const char *account_type,
 									 const char *value);
 extern void account_check_name(const char *what, const char *name);
 
-/* lookup.c */
-extern bool ident_lookup(const IdentKey *key, pg_uuid_t *account_id);
-extern bool ident_find_or_create(const IdentKey *key, pg_uuid_t *account_id);
+/* lookup.c: the relations and state for a run of lookups or creates */
+typedef struct IdentSession
+{
+	MemoryContext cxt;			/* where the session's state lives */
+	const AccountRels *rels;
+	LOCKMODE	lockmode;
+	Snapshot	snapshot;		/* the statement's MVCC snapshot */
+	Relation	ident_heap;
+	Relation	ident_index;
+	TupleTableSlot *slot;		/* probe results */
+	/* set up on the first insert */
+	struct EState *estate;
+	Relation	acc_heap;
+	struct ResultRelInfo *acc_rri;
+	struct ResultRelInfo *ident_rri;
+	TupleTableSlot *acc_slot;
+	TupleTableSlot *ident_slot;
+} IdentSession;
+
+extern void ident_session_open(IdentSession *s, bool for_write);
+extern void ident_session_close(IdentSession *s);
+extern bool ident_lookup(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id);
+extern bool ident_find_or_create(IdentSession *s, const IdentKey *key,
+								 pg_uuid_t *account_id);
 
 /* uuidv7.c */
 extern void account_uuidv7(pg_uuid_t *uuid);

@@ -105,8 +105,7 @@
  * hit the tuple is left in slot.
  */
 static bool
-probe(Relation heap, Relation index, Snapshot snapshot, const IdentKey *key,
-	  TupleTableSlot *slot)
+probe(IdentSession *s, Snapshot snapshot, const IdentKey *key)
 {
 	ScanKeyData skey[3];
 	IndexScanDesc scan;
@@ -120,50 +119,149 @@ probe(Relation heap, Relation index, Snapshot snapshot, const IdentKey *key,
 	ScanKeyInit(&skey[2], 3, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(key->value));
 
-	scan = index_beginscan(heap, index, snapshot, 3, 0);
+	scan = index_beginscan(s->ident_heap, s->ident_index, snapshot, 3, 0);
 	index_rescan(scan, skey, 3, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	found = index_getnext_slot(scan, ForwardScanDirection, s->slot);
 	index_endscan(scan);
 	return found;
 }
 
 static void
-slot_account_id(const AccountRels *r, TupleTableSlot *slot, pg_uuid_t *out)
+slot_account_id(IdentSession *s, pg_uuid_t *out)
 {
 	bool		isnull;
-	Datum		d = slot_getattr(slot, r->ident_account_id, &isnull);
+	Datum		d = slot_getattr(s->slot, s->rels->ident_account_id, &isnull);
 
 	if (isnull)
 		elog(ERROR, "accounts.identifiers.account_id is null");
 	memcpy(out, DatumGetUUIDP(d), sizeof(pg_uuid_t));
 }
 
-static Snapshot
-statement_snapshot(void)
+/*
+ * Open the identifiers table and its key for finding (for_write = false) or
+ * for find-or-create.  The tables for inserting are set up on first use.
+ */
+void
+ident_session_open(IdentSession *s, bool for_write)
 {
-	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	memset(s, 0, sizeof(*s));
+	s->cxt = CurrentMemoryContext;
+	s->rels = account_rels();
+	s->lockmode = for_write ? RowExclusiveLock : AccessShareLock;
+	s->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	s->ident_heap = table_open(s->rels->identifiers, s->lockmode);
+	s->ident_index = index_open(s->rels->identifiers_pkey, s->lockmode);
+	s->slot = table_slot_create(s->ident_heap, NULL);
+}
+
+void
+ident_session_close(IdentSession *s)
+{
+	if (s->estate != NULL)
+	{
+		ExecCloseIndices(s->acc_rri);
+		ExecCloseIndices(s->ident_rri);
+		ExecDropSingleTupleTableSlot(s->acc_slot);
+		ExecDropSingleTupleTableSlot(s->ident_slot);
+		FreeExecutorState(s->estate);
+		table_close(s->acc_heap, NoLock);
+	}
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_close(s->ident_index, NoLock);
+	table_close(s->ident_heap, NoLock);
+}
+
+/*
+ * Set up inserting into both tables and all of their indexes (including any
+ * an operator added), the way execReplication.c does for logical
+ * replication.  Row triggers are not fired: the only ones on these tables
+ * are the foreign-key checks, and we insert rows whose references we have
+ * just checked (the registry) or created (the account).
+ */
+static void
+prepare_inserts(IdentSession *s)
+{
+	MemoryContext old;
+
+	if (s->estate != NULL)
+		return;
+	/* the session's context, not the caller's per-key one */
+	old = MemoryContextSwitchTo(s->cxt);
+	s->estate = CreateExecutorState();
+	MemoryContextSwitchTo(s->estate->es_query_cxt);
+	s->acc_heap = table_open(s->rels->accounts, RowExclusiveLock);
+	s->acc_rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(s->acc_rri, s->acc_heap, 1, NULL, 0);
+	ExecOpenIndices(s->acc_rri, false);
+	s->acc_slot = table_slot_create(s->acc_heap, NULL);
+	s->ident_rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(s->ident_rri, s->ident_heap, 2, NULL, 0);
+	ExecOpenIndices(s->ident_rri, false);
+	s->ident_slot = table_slot_create(s->ident_heap, NULL);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+insert_slot(IdentSession *s, ResultRelInfo *rri, TupleTableSlot *slot)
+{
+	ExecStoreVirtualTuple(slot);
+	table_tuple_insert(rri->ri_RelationDesc, slot, GetCurrentCommandId(true), 0, NULL);
+	if (rri->ri_NumIndices > 0)
+		ExecInsertIndexTuples(rri, slot, s->estate, false, false, NULL, NIL);
+	ResetPerTupleExprContext(s->estate);
+}
+
+/* Fill a slot with NULLs, ready for setting the columns we know. */
+static void
+clear_slot(TupleTableSlot *slot)
+{
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+}
+
+static void
+set_col(TupleTableSlot *slot, AttrNumber attnum, Datum value)
+{
+	slot->tts_values[attnum - 1] = value;
+	slot->tts_isnull[attnum - 1] = false;
+}
+
+/* Step 3c: a new account holding key. */
+static void
+create_account(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
+{
+	const AccountRels *r = s->rels;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Datum		account_type = CStringGetTextDatum(key->account_type);
+
+	prepare_inserts(s);
+	account_uuidv7(account_id);
+
+	clear_slot(s->acc_slot);
+	set_col(s->acc_slot, r->acc_id, UUIDPGetDatum(account_id));
+	set_col(s->acc_slot, r->acc_type, account_type);
+	set_col(s->acc_slot, r->acc_created_at, now);
+	insert_slot(s, s->acc_rri, s->acc_slot);
+
+	clear_slot(s->ident_slot);
+	set_col(s->ident_slot, r->ident_account_type, account_type);
+	set_col(s->ident_slot, r->ident_id_type, CStringGetTextDatum(key->id_type));
+	set_col(s->ident_slot, r->ident_value, CStringGetTextDatum(key->value));
+	set_col(s->ident_slot, r->ident_account_id, UUIDPGetDatum(account_id));
+	set_col(s->ident_slot, r->ident_created_at, now);
+	insert_slot(s, s->ident_rri, s->ident_slot);
 }
 
 /*
  * find_account: MVCC lookup only.  Never writes, never locks a row.
  */
 bool
-ident_lookup(const IdentKey *key, pg_uuid_t *account_id)
+ident_lookup(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
 {
-	const AccountRels *r = account_rels();
-	Relation	heap = table_open(r->identifiers, AccessShareLock);
-	Relation	index = index_open(r->identifiers_pkey, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found;
-
-	found = probe(heap, index, statement_snapshot(), key, slot);
-	if (found)
-		slot_account_id(r, slot, account_id);
-
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(heap, AccessShareLock);
-	return found;
+	if (!probe(s, s->snapshot, key))
+		return false;
+	slot_account_id(s, account_id);
+	return true;
 }
 
 /* The advisory lock tag of a key: two-int4 form, fixed first key. */
@@ -180,80 +278,6 @@ key_locktag(LOCKTAG *tag, const IdentKey *key)
 											  strlen(key->value), 0));
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ACCOUNT_LOCK_KEY1,
 						 (uint32) (h ^ (h >> 32)), 2);
-}
-
-/*
- * Insert one row into rel and all of its indexes (including any an operator
- * added), the way execReplication.c's ExecSimpleRelationInsert does.  Row
- * triggers are not fired: the only ones on our tables are the foreign-key
- * checks, and the caller inserts rows whose references it has just checked
- * or created.
- */
-static void
-insert_row(Relation rel, Datum *values, bool *nulls)
-{
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);
-	memcpy(slot->tts_isnull, nulls, sizeof(bool) * desc->natts);
-	ExecStoreVirtualTuple(slot);
-
-	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-	if (rri->ri_NumIndices > 0)
-		ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-
-	ExecCloseIndices(rri);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
-}
-
-/* Step 3c: a new account holding key. */
-static void
-create_account(const AccountRels *r, Relation ident_heap, const IdentKey *key,
-			   pg_uuid_t *account_id)
-{
-	Relation	acc_heap = table_open(r->accounts, RowExclusiveLock);
-	TupleDesc	acc_desc = RelationGetDescr(acc_heap);
-	TupleDesc	ident_desc = RelationGetDescr(ident_heap);
-	Datum	   *values;
-	bool	   *nulls;
-	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	Datum		account_type = CStringGetTextDatum(key->account_type);
-
-	account_uuidv7(account_id);
-
-	values = palloc0(sizeof(Datum) * Max(acc_desc->natts, ident_desc->natts));
-	nulls = palloc(sizeof(bool) * Max(acc_desc->natts, ident_desc->natts));
-
-	memset(nulls, true, sizeof(bool) * acc_desc->natts);
-	values[r->acc_id - 1] = UUIDPGetDatum(account_id);
-	nulls[r->acc_id - 1] = false;
-	values[r->acc_type - 1] = account_type;
-	nulls[r->acc_type - 1] = false;
-	values[r->acc_created_at - 1] = now;
-	nulls[r->acc_created_at - 1] = false;
-	insert_row(acc_heap, values, nulls);
-	table_close(acc_heap, NoLock);
-
-	memset(nulls, true, sizeof(bool) * ident_desc->natts);
-	values[r->ident_account_type - 1] = account_type;
-	nulls[r->ident_account_type - 1] = false;
-	values[r->ident_id_type - 1] = CStringGetTextDatum(key->id_type);
-	nulls[r->ident_id_type - 1] = false;
-	values[r->ident_value - 1] = CStringGetTextDatum(key->value);
-	nulls[r->ident_value - 1] = false;
-	values[r->ident_account_id - 1] = UUIDPGetDatum(account_id);
-	nulls[r->ident_account_id - 1] = false;
-	values[r->ident_created_at - 1] = now;
-	nulls[r->ident_created_at - 1] = false;
-	insert_row(ident_heap, values, nulls);
 }
 
 static void
@@ -274,25 +298,15 @@ raise_read_only(const IdentKey *key)
  * if this call created the account.
  */
 bool
-ident_find_or_create(const IdentKey *key, pg_uuid_t *account_id)
+ident_find_or_create(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
 {
-	const AccountRels *r = account_rels();
-	Relation	heap;
-	Relation	index;
-	TupleTableSlot *slot;
-	Snapshot	snapshot = statement_snapshot();
 	LOCKTAG		tag;
-	bool		created = false;
-
-	heap = table_open(r->identifiers, RowExclusiveLock);
-	index = index_open(r->identifiers_pkey, RowExclusiveLock);
-	slot = table_slot_create(heap, NULL);
 
 	/* 1. lock-free MVCC probe */
-	if (probe(heap, index, snapshot, key, slot))
+	if (probe(s, s->snapshot, key))
 	{
-		slot_account_id(r, slot, account_id);
-		goto done;
+		slot_account_id(s, account_id);
+		return false;
 	}
 
 	/* 2. a creator from here on */
@@ -310,13 +324,12 @@ ident_find_or_create(const IdentKey *key, pg_uuid_t *account_id)
 
 		/* 3. probe again, seeing in-progress rows too */
 		InitDirtySnapshot(dirty);
-		if (!probe(heap, index, &dirty, key, slot))
+		if (!probe(s, &dirty, key))
 		{
 			/* 3c */
-			create_account(r, heap, key, account_id);
+			create_account(s, key, account_id);
 			LockRelease(&tag, ExclusiveLock, false);
-			created = true;
-			break;
+			return true;
 		}
 
 		LockRelease(&tag, ExclusiveLock, false);
@@ -324,7 +337,8 @@ ident_find_or_create(const IdentKey *key, pg_uuid_t *account_id)
 		if (TransactionIdIsValid(xwait))
 		{
 			/* 3a: wait for the other creator (or deleter) to finish */
-			XactLockTableWait(xwait, heap, &slot->tts_tid, XLTW_InsertIndex);
+			XactLockTableWait(xwait, s->ident_heap, &s->slot->tts_tid,
+							  XLTW_InsertIndex);
 			continue;
 		}
 
@@ -334,11 +348,11 @@ ident_find_or_create(const IdentKey *key, pg_uuid_t *account_id)
 			bool		isnull;
 			TransactionId xmin;
 
-			xmin = DatumGetTransactionId(slot_getsysattr(slot,
+			xmin = DatumGetTransactionId(slot_getsysattr(s->slot,
 														 MinTransactionIdAttributeNumber,
 														 &isnull));
 			if (!TransactionIdIsCurrentTransactionId(xmin) &&
-				!table_tuple_satisfies_snapshot(heap, slot, snapshot))
+				!table_tuple_satisfies_snapshot(s->ident_heap, s->slot, s->snapshot))
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("could not serialize access due to concurrent creation of account for %s \"%s\" of account type \"%s\"",
@@ -346,13 +360,7 @@ ident_find_or_create(const IdentKey *key, pg_uuid_t *account_id)
 						 errdetail("Another transaction created the account after this transaction's snapshot was taken."),
 						 errhint("Retry the transaction; it will find the account.")));
 		}
-		slot_account_id(r, slot, account_id);
-		break;
+		slot_account_id(s, account_id);
+		return false;
 	}
-
-done:
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
-	table_close(heap, NoLock);
-	return created;
 }
