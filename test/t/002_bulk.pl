@@ -1,0 +1,103 @@
+# Bulk find-or-create: concurrent bulk calls whose arrays overlap in random
+# orders never deadlock and never duplicate; one transaction creates a
+# million accounts through the bulk function and a million more through
+# per-row calls in one statement, with the default lock table.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('bulk');
+$node->init;
+$node->append_conf('postgresql.conf', "max_connections = 60\nfsync = off");
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION account;
+	CREATE TABLE calls (client int, value text, account_id uuid, created boolean);
+	-- a third of the pool exists beforehand
+	SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
+	       ARRAY(SELECT 'k-' || n FROM generate_series(1, 200, 3) n));
+});
+
+is( $node->safe_psql('postgres', 'SHOW max_locks_per_transaction'),
+	'64', 'default lock table');
+
+# Each transaction is one bulk call of 60 keys from a pool of 200, in
+# random order and random case.  Without the canonical order these
+# deadlock within a few hundred transactions.  (Two calls in one
+# transaction are two batches: like any unique-key inserts in opposite
+# orders, they can deadlock; the README says so.)
+my $clients = 16;
+my $txns = 150;
+$node->pgbench(
+	"--no-vacuum --client=$clients --jobs=4 --transactions=$txns",
+	0,
+	[
+		qr{processed: @{[ $clients * $txns ]}/@{[ $clients * $txns ]}},
+		qr{number of failed transactions: 0 }
+	],
+	[qr{^$}],
+	'overlapping bulk calls in random orders: no deadlock, no error',
+	{
+		'002_bulk' => q{
+BEGIN;
+INSERT INTO calls SELECT :client_id, value, account_id, created
+  FROM accounts.find_or_create_accounts('user', 'reference_id',
+       ARRAY(SELECT CASE WHEN random() < 0.5 THEN 'k-' ELSE ' K-' END || n
+               FROM generate_series(1, 200) n ORDER BY random() LIMIT 60));
+COMMIT;
+}
+	});
+
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT count(*) FROM (
+	  SELECT lower(value) FROM calls GROUP BY 1
+	  HAVING count(DISTINCT account_id) <> 1 OR count(*) FILTER (WHERE created) > 1) bad}),
+	'0',
+	'per identifier: one account id for every caller, created at most once');
+
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT count(*) FROM calls c
+	 WHERE c.account_id IS DISTINCT FROM accounts.find_account('user', 'reference_id', c.value)}),
+	'0',
+	'every caller got the stored account id');
+
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT (SELECT count(*) FROM accounts.identifiers) = 200
+	   AND (SELECT count(*) FROM accounts.accounts) = 200}),
+	't',
+	'exactly one account per identifier in the pool');
+
+# A million new accounts through the bulk function and a million through
+# per-row calls, in one transaction, with max_locks_per_transaction = 64.
+my ($ret, $out, $err) = $node->psql(
+	'postgres', q{
+	BEGIN;
+	SELECT count(*) FILTER (WHERE created) FROM accounts.find_or_create_accounts('user', 'reference_id',
+	       ARRAY(SELECT 'million-' || n FROM generate_series(1, 1000000) n));
+	SELECT count(*) FILTER (WHERE f.created) FROM generate_series(1, 1000000) n,
+	       LATERAL accounts.find_or_create_account('user', 'reference_id', 'row-' || n) f;
+	COMMIT;
+	},
+	on_error_stop => 1);
+is($ret, 0, 'two million creates in one transaction succeed');
+is($out, "1000000\n1000000", 'a million created by each path');
+is($err, '', 'no error or warning');
+
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT (SELECT count(*) FROM accounts.identifiers),
+	       (SELECT count(*) FROM accounts.accounts),
+	       (SELECT count(*) FROM accounts.accounts a
+	         WHERE NOT EXISTS (SELECT 1 FROM accounts.identifiers i WHERE i.account_id = a.id))}),
+	'2000200|2000200|0',
+	'all committed, no orphan accounts');
+
+$node->stop;
+done_testing();
