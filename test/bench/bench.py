@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Benchmark of the account extension against the plain-SQL floor and the
+best-practice PL/pgSQL peer, on one throwaway cluster (started by bench.sh).
+
+Every case runs its variants alternately, round after round, in the same
+run; the table reports medians and the median of the per-round ratios.  The
+numbers are printed, never asserted: BENCH_SMOKE=1 only proves the script
+works (tiny sizes, one round).
+"""
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psycopg
+
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+HIT_N = 2_000 if SMOKE else 100_000
+MISS_N = 1_000 if SMOKE else 20_000
+ROUNDS = 1 if SMOKE else 5
+PGB_SECONDS = 1 if SMOKE else 5
+BULK_N = 20_000 if SMOKE else 1_000_000
+MEM_CALLS = 20_000 if SMOKE else 10_000_000
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def connect():
+    return psycopg.connect(autocommit=True)
+
+
+def ms(conn, stmt):
+    return conn.execute("SELECT bench_ms(%s)", (stmt,)).fetchone()[0]
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def log(msg):
+    print(f"-- {msg}", file=sys.stderr, flush=True)
+
+
+def rss_anon_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+class PeakMemory:
+    """Polls a backend's RssAnon (private memory, excluding shared buffers)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.base = rss_anon_kb(pid)
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, rss_anon_kb(self.pid))
+            except OSError:
+                return
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def setup(conn):
+    log("schema: extension, floor, peer")
+    with open(os.path.join(HERE, "bench.sql")) as f:
+        conn.execute(f.read())
+    log(f"loading {HIT_N} existing identifiers into both schemas")
+    conn.execute("INSERT INTO hit_keys SELECT 'hit-' || n FROM generate_series(1, %s) n", (HIT_N,))
+    conn.execute("""SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
+                    ARRAY(SELECT v FROM hit_keys))""")
+    conn.execute("""WITH src AS MATERIALIZED (SELECT gen_random_uuid() AS id, v FROM hit_keys),
+                         acc AS (INSERT INTO floor_accounts (id, account_type) SELECT id, 'user' FROM src)
+                    INSERT INTO floor_identifiers (account_type, id_type, value, account_id)
+                    SELECT 'user', 'reference_id', v, id FROM src""")
+    conn.execute("""INSERT INTO miss_keys SELECT r, 'miss-' || r || '-' || n
+                    FROM generate_series(0, %s) r, generate_series(1, %s) n""", (ROUNDS, MISS_N))
+    conn.execute("VACUUM ANALYZE")
+
+
+HIT_SQL = {
+    "floor": """SELECT count(*) FROM hit_keys k JOIN floor_identifiers i
+                ON i.account_type = 'user' AND i.id_type = 'reference_id' AND i.value = k.v""",
+    "ours": """SELECT count(f.account_id) FROM hit_keys k,
+               LATERAL accounts.find_or_create_account('user', 'reference_id', k.v) f""",
+    "ours_bulk": """SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
+                    ARRAY(SELECT v FROM hit_keys))""",
+    "peer": """SELECT count(f.account_id) FROM hit_keys k,
+               LATERAL peer_find_or_create('user', 'reference_id', k.v) f""",
+}
+
+
+def miss_sql(case, r):
+    if case == "floor":
+        return f"""WITH src AS MATERIALIZED (SELECT gen_random_uuid() AS id, 'f' || k.v AS v
+                                          FROM miss_keys k WHERE k.round = {r}),
+                         acc AS (INSERT INTO floor_accounts (id, account_type) SELECT id, 'user' FROM src)
+                    INSERT INTO floor_identifiers (account_type, id_type, value, account_id)
+                    SELECT 'user', 'reference_id', v, id FROM src"""
+    if case == "ours":
+        return f"""SELECT count(f.account_id) FROM miss_keys k,
+                   LATERAL accounts.find_or_create_account('user', 'reference_id', 'o' || k.v) f
+                   WHERE k.round = {r}"""
+    if case == "ours_bulk":
+        return f"""SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
+                   ARRAY(SELECT 'b' || v FROM miss_keys WHERE round = {r}))"""
+    if case == "peer":
+        return f"""SELECT count(f.account_id) FROM miss_keys k,
+                   LATERAL peer_find_or_create('user', 'reference_id', 'p' || k.v) f
+                   WHERE k.round = {r}"""
+    raise ValueError(case)
+
+
+def rotate(cases, r):
+    k = r % len(cases)
+    return cases[k:] + cases[:k]
+
+
+def bench_hit(conn):
+    log(f"hit path: {HIT_N} existing identifiers per statement, {ROUNDS} rounds")
+    conn.execute("SET enable_hashjoin = off")
+    conn.execute("SET enable_mergejoin = off")
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + HIT_SQL["floor"]))
+    assert "Nested Loop" in plan and "Index" in plan, plan
+    cases = ["floor", "ours", "ours_bulk", "peer"]
+    for c in cases:  # warm-up
+        ms(conn, HIT_SQL[c])
+    res = {c: [] for c in cases}
+    for r in range(ROUNDS):
+        for c in rotate(cases, r):
+            res[c].append(ms(conn, HIT_SQL[c]) * 1000 / HIT_N)
+    conn.execute("RESET ALL")
+    return res
+
+
+def bench_miss(conn):
+    log(f"miss path: {MISS_N} new identifiers per statement, {ROUNDS} rounds")
+    cases = ["floor", "ours", "ours_bulk", "peer"]
+    for c in cases:  # warm-up on round 0
+        ms(conn, miss_sql(c, 0))
+    res = {c: [] for c in cases}
+    for r in range(1, ROUNDS + 1):
+        for c in rotate(cases, r):
+            res[c].append(ms(conn, miss_sql(c, r)) * 1000 / MISS_N)
+    return res
+
+
+def pgbench(script, clients, seconds, tmp):
+    path = os.path.join(tmp, "script.sql")
+    with open(path, "w") as f:
+        f.write(script)
+    p = subprocess.run(
+        ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 4)),
+         "-T", str(seconds), "-f", path],
+        capture_output=True, text=True)
+    out = p.stdout + p.stderr
+    m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+    tps = float(m.group(1)) if m else 0.0
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    errors = int(failed.group(1)) if failed else 0
+    errors += len(re.findall(r"aborted in command", out))
+    if p.returncode != 0 and errors == 0:
+        errors = 1
+    return tps, errors, out
+
+
+RT_SCRIPT = {
+    "floor": f"""\\set n random(1, {HIT_N})
+SELECT account_id FROM floor_identifiers
+ WHERE account_type = 'user' AND id_type = 'reference_id' AND value = 'hit-' || :n;
+""",
+    "ours": f"""\\set n random(1, {HIT_N})
+SELECT account_id, created FROM accounts.find_or_create_account('user', 'reference_id', 'hit-' || :n);
+""",
+}
+
+HOT_SCRIPT = {
+    "ours": """\\set n random(1, 20)
+SELECT account_id, created FROM accounts.find_or_create_account('user', 'reference_id',
+       CASE WHEN :n <= 10 THEN 'hot-old-' ELSE 'hot-new-' END || :n);
+""",
+    "peer": """\\set n random(1, 20)
+SELECT account_id, created FROM peer_find_or_create('user', 'reference_id',
+       CASE WHEN :n <= 10 THEN 'hot-old-' ELSE 'hot-new-' END || :n);
+""",
+}
+
+
+def reset_hot(conn):
+    conn.execute("""DELETE FROM accounts.accounts WHERE id IN
+                    (SELECT account_id FROM accounts.identifiers WHERE value LIKE 'hot-new-%')""")
+    conn.execute("""WITH d AS (DELETE FROM floor_identifiers WHERE value LIKE 'hot-new-%' RETURNING account_id)
+                    DELETE FROM floor_accounts WHERE id IN (SELECT account_id FROM d)""")
+    for n in range(1, 11):
+        conn.execute("SELECT accounts.find_or_create_account('user', 'reference_id', %s)", (f"hot-old-{n}",))
+        conn.execute("SELECT peer_find_or_create('user', 'reference_id', %s)", (f"hot-old-{n}",))
+
+
+def bench_round_trip(tmp):
+    log(f"round trip: pgbench -M prepared, 4 clients, {PGB_SECONDS}s per run, {ROUNDS} rounds")
+    res = {c: [] for c in RT_SCRIPT}
+    for r in range(ROUNDS):
+        for c in rotate(list(RT_SCRIPT), r):
+            tps, errors, out = pgbench(RT_SCRIPT[c], 4, PGB_SECONDS, tmp)
+            if errors:
+                print(out, file=sys.stderr)
+            res[c].append(tps)
+    return res
+
+
+def bench_contention(conn, tmp):
+    log(f"hot-key contention: 32 clients on 20 identifiers (10 new), {PGB_SECONDS}s per run, {ROUNDS} rounds")
+    res = {c: [] for c in HOT_SCRIPT}
+    errs = {c: 0 for c in HOT_SCRIPT}
+    for r in range(ROUNDS):
+        for c in rotate(list(HOT_SCRIPT), r):
+            reset_hot(conn)
+            tps, errors, out = pgbench(HOT_SCRIPT[c], 32, PGB_SECONDS, tmp)
+            if errors:
+                print(out[-2000:], file=sys.stderr)
+            res[c].append(tps)
+            errs[c] += errors
+    return res, errs
+
+
+def bench_bulk():
+    log(f"bulk: {BULK_N} new identifiers in one transaction")
+    out = {}
+    for case, stmt in [
+        ("bulk function", f"""SELECT count(*) FILTER (WHERE created) FROM accounts.find_or_create_accounts(
+                               'user', 'reference_id', ARRAY(SELECT 'bulk-' || n FROM generate_series(1, {BULK_N}) n))"""),
+        ("per-row calls", f"""SELECT count(*) FILTER (WHERE f.created) FROM generate_series(1, {BULK_N}) n,
+                               LATERAL accounts.find_or_create_account('user', 'reference_id', 'row-' || n) f"""),
+    ]:
+        with connect() as c:
+            pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+            c.execute("SELECT accounts.find_account('user', 'reference_id', 'warm-up')")
+            with PeakMemory(pid) as mem:
+                t0 = time.monotonic()
+                with c.transaction():
+                    created = c.execute(stmt).fetchone()[0]
+                secs = time.monotonic() - t0
+            out[case] = (created, secs, (mem.peak - mem.base) / 1024.0)
+    # the peer in one transaction, until the lock table runs out
+    notices = []
+    with connect() as c:
+        c.add_notice_handler(lambda d: notices.append(d.message_primary))
+        c.execute(f"""DO $$
+            DECLARE n int := 0;
+            BEGIN
+                WHILE n < {BULK_N} LOOP
+                    PERFORM peer_find_or_create('user', 'reference_id', 'peerbulk-' || n);
+                    n := n + 1;
+                END LOOP;
+                RAISE NOTICE 'completed % creates', n;
+            EXCEPTION WHEN OTHERS THEN
+                RAISE NOTICE 'failed after % creates: % (SQLSTATE %)', n, SQLERRM, SQLSTATE;
+            END $$""")
+    out["peer"] = notices[-1] if notices else "no result"
+    return out
+
+
+def bench_memory():
+    log(f"memory: {MEM_CALLS} calls in one session")
+    per_stmt = min(MEM_CALLS, 1_000_000)
+    with connect() as c:
+        pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+        stmt = f"""SELECT count(f.account_id) FROM generate_series(1, {per_stmt}) n,
+                   LATERAL accounts.find_or_create_account('user', 'reference_id',
+                           'hit-' || (n % {HIT_N} + 1)) f"""
+        c.execute(stmt)  # warm caches
+        start = rss_anon_kb(pid)
+        peak = start
+        for _ in range(MEM_CALLS // per_stmt):
+            c.execute(stmt)
+            peak = max(peak, rss_anon_kb(pid))
+        end = rss_anon_kb(pid)
+    return start / 1024.0, peak / 1024.0, end / 1024.0
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    with connect() as c:
+        ver = c.execute("SHOW server_version").fetchone()[0]
+    return f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()}, PostgreSQL {ver}"
+
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+def main():
+    with connect() as conn:
+        setup(conn)
+        hit = bench_hit(conn)
+        miss = bench_miss(conn)
+        with tempfile.TemporaryDirectory() as tmp:
+            rt = bench_round_trip(tmp)
+            hot, hot_err = bench_contention(conn, tmp)
+    bulk = bench_bulk()
+    mem = bench_memory()
+
+    def ratios(a, b):
+        return median([x / y for x, y in zip(a, b)])
+
+    hit_floor = ratios(hit["ours"], hit["floor"])
+    hit_peer = ratios(hit["peer"], hit["ours"])
+    miss_floor = ratios(miss["ours"], miss["floor"])
+    miss_peer = ratios(miss["peer"], miss["ours"])
+    rt_ratio = ratios(rt["ours"], rt["floor"])
+    hot_ratio = ratios(hot["ours"], hot["peer"])
+
+    lines = []
+    p = lines.append
+    p(f"Machine: {machine()}")
+    p(f"Mode: {'SMOKE (tiny sizes, numbers meaningless)' if SMOKE else 'full'}; "
+      f"{ROUNDS} round(s), medians; hit set {HIT_N:,}, miss batch {MISS_N:,}, pgbench {PGB_SECONDS}s per run")
+    p("")
+    p("| case | extension | floor (plain SQL) | peer (PL/pgSQL) | ratio | target |")
+    p("| --- | --- | --- | --- | --- | --- |")
+    p(f"| hit path, µs per call (one statement) | {median(hit['ours']):.2f} (bulk fn: {median(hit['ours_bulk']):.2f}) "
+      f"| {median(hit['floor']):.2f} | {median(hit['peer']):.2f} "
+      f"| {hit_floor:.2f}× floor; peer {hit_peer:.2f}× slower "
+      f"| ≤ 1.3× floor: {verdict(hit_floor <= 1.3)}; ≥ 1.5× faster than peer: {verdict(hit_peer >= 1.5)} |")
+    p(f"| miss path, µs per call (one statement) | {median(miss['ours']):.2f} (bulk fn: {median(miss['ours_bulk']):.2f}) "
+      f"| {median(miss['floor']):.2f} | {median(miss['peer']):.2f} "
+      f"| {miss_floor:.2f}× floor; peer {miss_peer:.2f}× slower "
+      f"| ≤ 1.6× floor: {verdict(miss_floor <= 1.6)}; ≥ 1.5× faster than peer: {verdict(miss_peer >= 1.5)} |")
+    p(f"| round trip, TPS (pgbench -M prepared, 4 clients, hit) | {median(rt['ours']):,.0f} | {median(rt['floor']):,.0f} (prepared SELECT) | – "
+      f"| {rt_ratio:.2f}× floor | ≥ 0.95×: {verdict(rt_ratio >= 0.95)} |")
+    p(f"| hot-key contention, TPS (32 clients, 20 ids, 10 new) | {median(hot['ours']):,.0f}, {hot_err['ours']} errors | – "
+      f"| {median(hot['peer']):,.0f}, {hot_err['peer']} errors | {hot_ratio:.2f}× peer "
+      f"| 0 errors and ≥ peer: {verdict(hot_err['ours'] == 0 and hot_ratio >= 1.0)} |")
+    for case in ("bulk function", "per-row calls"):
+        created, secs, peak = bulk[case]
+        p(f"| {BULK_N:,} new in one transaction, {case} | {created:,} created in {secs:.1f} s, "
+          f"backend peak +{peak:.0f} MiB | – | {bulk['peer'] if case == 'per-row calls' else '–'} | – "
+          f"| succeeds: {verdict(created == BULK_N)} |")
+    p(f"| memory, {MEM_CALLS:,} calls in one session | RssAnon {mem[0]:.1f} MiB after warm-up, "
+      f"peak {mem[1]:.1f}, end {mem[2]:.1f} MiB | – | – | – | end = start: {verdict(mem[2] - mem[0] < 1.0)} |")
+    text = "\n".join(lines)
+    print(text)
+    out = os.environ.get("BENCH_OUT")
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test/bench/bench.sh: the benchmark suite, on its own throwaway cluster.
+#
+#   ./test/bench/bench.sh                 full run (about 10 minutes)
+#   BENCH_SMOKE=1 ./test/bench/bench.sh   tiny sizes, proves the script works
+#
+# Set ACCOUNT_SKIP_INSTALL=1 when the extension is already built and
+# installed (scripts/test.sh does).
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+if [ -z "${ACCOUNT_SKIP_INSTALL:-}" ]; then
+    ensure_packages "${BASE_PACKAGES[@]}" python3-psycopg
+    build_and_install
+fi
+export PGPORT=${BENCH_PGPORT:-5499}
+start_cluster
+as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" PGDATABASE=postgres \
+    BENCH_SMOKE="${BENCH_SMOKE:-}" BENCH_OUT="$WORK/results.md" \
+    python3 "$ROOT/test/bench/bench.py"
+if [ -z "${BENCH_SMOKE:-}" ] && [ -w "$ROOT/test/bench" ]; then
+    mkdir -p "$ROOT/test/bench/out" && cp "$WORK/results.md" "$ROOT/test/bench/out/results.md"
+    echo "(saved to test/bench/out/results.md)"
+fi
