@@ -61,7 +61,6 @@ start_cluster() {
     cat >>"$PGDATA/postgresql.conf" <<EOF
 listen_addresses = ''
 unix_socket_directories = '$WORK'
-max_connections = 200
 fsync = off
 log_min_messages = warning
 EOF

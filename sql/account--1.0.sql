@@ -55,7 +55,10 @@ COMMENT ON TABLE accounts.accounts IS
 /*
  * value holds the normalized form (see accounts.normalize_identifier); the
  * primary key is the unique index that is the final guarantee of "one
- * account per identifier".  The foreign keys protect against direct DML by
+ * account per identifier".  Its column order (value, id_type, account_type)
+ * puts the selective column first, so a probe's btree comparisons almost
+ * always stop at the first column instead of comparing the type names
+ * (equal for every row of a type) first.  The foreign keys protect against direct DML by
  * the owner; the extension's C code inserts rows whose references it has
  * just checked or created itself, see src/lookup.c.
  */
@@ -66,7 +69,7 @@ CREATE TABLE accounts.identifiers (
     account_id    uuid NOT NULL
                   REFERENCES accounts.accounts (id) ON DELETE CASCADE,
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT identifiers_pkey PRIMARY KEY (account_type, id_type, value),
+    CONSTRAINT identifiers_pkey PRIMARY KEY (value, id_type, account_type),
     CONSTRAINT identifiers_id_type_fkey FOREIGN KEY (account_type, id_type)
         REFERENCES accounts.identifier_types (account_type, name)
 );

@@ -23,11 +23,23 @@ PG_FUNCTION_INFO_V1(account_find_or_create_ident);
 PG_FUNCTION_INFO_V1(account_find);
 PG_FUNCTION_INFO_V1(account_normalize_identifier);
 
-/* Per-FmgrInfo state: the per-call context and the result descriptor. */
+/*
+ * Per-FmgrInfo state: the per-call context, the result descriptor, and the
+ * last (account type, identifier type) this call site resolved.  A query
+ * calls a function with the same types over and over; the memo skips the
+ * registry cache's hash lookup then.  It is valid while the catalog cache
+ * generation (catalog.c) is unchanged.
+ */
 typedef struct CallState
 {
 	MemoryContext call_cxt;
 	TupleDesc	result_desc;
+	uint64		memo_generation;	/* 0: empty */
+	char		memo_account_type[ACCOUNT_MAX_NAME_BYTES + 1];
+	char		memo_id_type[ACCOUNT_MAX_NAME_BYTES + 1];
+	IdentType	memo_type;
+	Datum		memo_account_type_d;	/* text, in fn_mcxt */
+	Datum		memo_id_type_d;
 } CallState;
 
 static CallState *
@@ -132,7 +144,9 @@ account_normalize_value(const char *account_type, const char *id_type,
 						   len, ACCOUNT_MAX_VALUE_BYTES),
 				 errhint("Store a shorter identifier, for example a hash of the value.")));
 
-	utf8 = pg_server_to_any(value, (int) len, PG_UTF8);
+	/* conversions are the identity in a UTF-8 database: skip them */
+	utf8 = GetDatabaseEncoding() == PG_UTF8 ? value
+		: pg_server_to_any(value, (int) len, PG_UTF8);
 	st = ident_normalize(type->kind, type->case_sensitive, utf8, strlen(utf8),
 						 &out, &outlen, &why, norm_palloc, norm_pfree);
 	switch (st)
@@ -178,21 +192,86 @@ account_normalize_value(const char *account_type, const char *id_type,
 						   outlen, ACCOUNT_MAX_VALUE_BYTES),
 				 errhint("Store a shorter identifier, for example a hash of the value.")));
 
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return out;
 	result = pg_any_to_server(out, (int) outlen, PG_UTF8);
 	return result;
+}
+
+/* A text datum for s, allocated in cxt. */
+static Datum
+text_in(MemoryContext cxt, const char *s)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Datum		d = CStringGetTextDatum(s);
+
+	MemoryContextSwitchTo(old);
+	return d;
+}
+
+/* Does text t hold exactly the NUL-terminated string s? */
+static inline bool
+text_equals(text *t, const char *s)
+{
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	return strlen(s) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/*
+ * Resolve the account type and identifier type into key, through the call
+ * site's memo when it still holds them.
+ */
+static void
+resolve_types(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
+			  text *type, text *id_type)
+{
+	uint64		generation = account_cache_generation();
+
+	if (state->memo_generation == generation &&
+		text_equals(type, state->memo_account_type) &&
+		text_equals(id_type, state->memo_id_type))
+	{
+		key->account_type = state->memo_account_type;
+		key->id_type = state->memo_id_type;
+		key->type = state->memo_type;
+		key->account_type_d = state->memo_account_type_d;
+		key->id_type_d = state->memo_id_type_d;
+		return;
+	}
+
+	key->account_type = text_to_cstring(type);
+	key->id_type = text_to_cstring(id_type);
+	account_resolve_ident_type(key->account_type, key->id_type, &key->type);
+	key->account_type_d = PointerGetDatum(type);
+	key->id_type_d = PointerGetDatum(id_type);
+
+	/* names that resolved fit the memo (account_check_name) */
+	if (state->memo_generation != 0)
+	{
+		pfree(DatumGetPointer(state->memo_account_type_d));
+		pfree(DatumGetPointer(state->memo_id_type_d));
+	}
+	strlcpy(state->memo_account_type, key->account_type, sizeof(state->memo_account_type));
+	strlcpy(state->memo_id_type, key->id_type, sizeof(state->memo_id_type));
+	state->memo_type = key->type;
+	state->memo_account_type_d = text_in(fcinfo->flinfo->fn_mcxt, key->account_type);
+	state->memo_id_type_d = text_in(fcinfo->flinfo->fn_mcxt, key->id_type);
+	/* an invalidation during the lookup leaves the memo stale: fine */
+	state->memo_generation = generation;
 }
 
 /*
  * Build the key for (type, id_type, value); all three are non-NULL.
  */
 static void
-make_key(IdentKey *key, text *type, text *id_type, text *value)
+make_key(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
+		 text *type, text *id_type, text *value)
 {
-	key->account_type = text_to_cstring(type);
-	key->id_type = text_to_cstring(id_type);
-	account_resolve_ident_type(key->account_type, key->id_type, &key->type);
+	resolve_types(fcinfo, state, key, type, id_type);
 	key->value = account_normalize_value(key->account_type, key->id_type,
 										 &key->type, text_to_cstring(value));
+	key->value_d = CStringGetTextDatum(key->value);
 }
 
 static Datum
@@ -208,7 +287,7 @@ find_or_create_result(FunctionCallInfo fcinfo, CallState *state,
 	pg_uuid_t  *result_id;
 	IdentSession session;
 
-	make_key(&key, type, id_type, value);
+	make_key(fcinfo, state, &key, type, id_type, value);
 	ident_session_open(&session, true);
 	created = ident_find_or_create(&session, &key, &account_id);
 	ident_session_close(&session);
@@ -299,7 +378,7 @@ account_find(PG_FUNCTION_ARGS)
 		raise_null_argument("value");
 
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
-	make_key(&key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
+	make_key(fcinfo, state, &key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
 			 PG_GETARG_TEXT_PP(2));
 	ident_session_open(&session, false);
 	found = ident_lookup(&session, &key, &account_id);
@@ -328,7 +407,7 @@ account_normalize_identifier(PG_FUNCTION_ARGS)
 	IdentKey	key;
 
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
-	make_key(&key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
+	make_key(fcinfo, state, &key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
 			 PG_GETARG_TEXT_PP(2));
 	MemoryContextSwitchTo(caller_cxt);
 	PG_RETURN_TEXT_P(cstring_to_text(key.value));

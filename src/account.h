@@ -69,10 +69,15 @@ typedef struct IdentKey
 	const char *id_type;
 	const char *value;			/* normalized, server encoding */
 	IdentType	type;
+	/* the same three as text datums, for scan keys and inserted rows */
+	Datum		account_type_d;
+	Datum		id_type_d;
+	Datum		value_d;
 } IdentKey;
 
 /* catalog.c */
 extern const AccountRels *account_rels(void);
+extern uint64 account_cache_generation(void);
 extern void account_resolve_ident_type(const char *account_type,
 									   const char *id_type, IdentType *out);
 

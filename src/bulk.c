@@ -122,6 +122,8 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	key.account_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	key.id_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	account_resolve_ident_type(key.account_type, key.id_type, &key.type);
+	key.account_type_d = CStringGetTextDatum(key.account_type);
+	key.id_type_d = CStringGetTextDatum(key.id_type);
 
 	/* check and normalize everything before writing anything */
 	items = palloc_extended(sizeof(BulkItem) * Max(n, 1), MCXT_ALLOC_HUGE);
@@ -163,6 +165,7 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 		}
 		MemoryContextSwitchTo(row_cxt);
 		key.value = packed.data + items[i].offset;
+		key.value_d = CStringGetTextDatum(key.value);
 		items[i].created = ident_find_or_create(&session, &key, &items[i].account_id);
 		MemoryContextSwitchTo(keys_cxt);
 		MemoryContextReset(row_cxt);

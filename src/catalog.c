@@ -56,7 +56,7 @@ typedef struct IdentTypeEntry
 } IdentTypeEntry;
 
 static HTAB *ident_types = NULL;
-static uint64 inval_generation = 0;
+static uint64 inval_generation = 1;
 
 static void
 account_relcache_callback(Datum arg, Oid relid)
@@ -104,6 +104,16 @@ lookup_att(Oid relid, const char *relname, const char *attname)
 						attname, relname),
 				 errhint("The extension \"account\" is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
 	return attnum;
+}
+
+/*
+ * Changes whenever cached catalog information may have gone stale; callers
+ * that memoize a resolution (account.c, per call site) compare it.
+ */
+uint64
+account_cache_generation(void)
+{
+	return inval_generation;
 }
 
 /*

@@ -5,7 +5,7 @@
  * ====================
  *
  * The key is (account_type, id_type, normalized value); the primary key of
- * accounts.identifiers is a unique btree index on it.  find-or-create runs:
+ * accounts.identifiers is a unique btree index on it, value first.  find-or-create runs:
  *
  *   1. Probe the index with the statement's MVCC snapshot.  A hit returns
  *      the account; no advisory lock is taken (finding is lock-free).
@@ -111,13 +111,10 @@ probe(IdentSession *s, Snapshot snapshot, const IdentKey *key)
 	IndexScanDesc scan;
 	bool		found;
 
-	/* index columns: (account_type, id_type, value), all COLLATE "C" */
-	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(key->account_type));
-	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(key->id_type));
-	ScanKeyInit(&skey[2], 3, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(key->value));
+	/* index columns: (value, id_type, account_type), all COLLATE "C" */
+	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ, key->value_d);
+	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key->id_type_d);
+	ScanKeyInit(&skey[2], 3, BTEqualStrategyNumber, F_TEXTEQ, key->account_type_d);
 
 	scan = index_beginscan(s->ident_heap, s->ident_index, snapshot, 3, 0);
 	index_rescan(scan, skey, 3, NULL, 0);
@@ -232,7 +229,7 @@ create_account(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
 {
 	const AccountRels *r = s->rels;
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	Datum		account_type = CStringGetTextDatum(key->account_type);
+	Datum		account_type = key->account_type_d;
 
 	prepare_inserts(s);
 	account_uuidv7(account_id);
@@ -245,8 +242,8 @@ create_account(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
 
 	clear_slot(s->ident_slot);
 	set_col(s->ident_slot, r->ident_account_type, account_type);
-	set_col(s->ident_slot, r->ident_id_type, CStringGetTextDatum(key->id_type));
-	set_col(s->ident_slot, r->ident_value, CStringGetTextDatum(key->value));
+	set_col(s->ident_slot, r->ident_id_type, key->id_type_d);
+	set_col(s->ident_slot, r->ident_value, key->value_d);
 	set_col(s->ident_slot, r->ident_account_id, UUIDPGetDatum(account_id));
 	set_col(s->ident_slot, r->ident_created_at, now);
 	insert_slot(s, s->ident_rri, s->ident_slot);

@@ -9,15 +9,46 @@
  * Within one backend the ids are strictly increasing even if the clock
  * steps back or two calls fall in the same 1/4096 ms: the timestamp used is
  * max(now, previous + 1 tick).
+ *
+ * The random bits come from pg_strong_random (a CSPRNG), fetched 4 KiB at a
+ * time: one call per id costs more than the rest of creating an account's
+ * index entries (OpenSSL's RAND_bytes setup), a buffered byte costs a copy.
+ * The buffer belongs to one process: it is refilled when MyProcPid changes,
+ * so a forked child never reuses its parent's bytes.
  */
 #include "account.h"
 
 #include <time.h>
 
+#include "miscadmin.h"
 #include "port.h"
 
 /* ticks of 1/4096 ms since the Unix epoch */
 static uint64 last_tick = 0;
+
+#define RANDOM_BUFFER_SIZE 4096
+static unsigned char random_buffer[RANDOM_BUFFER_SIZE];
+static int	random_used = RANDOM_BUFFER_SIZE;
+static int	random_pid = 0;
+
+static void
+strong_random_bytes(unsigned char *dst, int n)
+{
+	if (random_pid != MyProcPid || random_used + n > RANDOM_BUFFER_SIZE)
+	{
+		if (!pg_strong_random(random_buffer, RANDOM_BUFFER_SIZE))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bits for an account id"),
+					 errhint("Check the server's source of randomness.")));
+		random_used = 0;
+		random_pid = MyProcPid;
+	}
+	memcpy(dst, random_buffer + random_used, n);
+	/* never hand out the same bytes twice */
+	memset(random_buffer + random_used, 0, n);
+	random_used += n;
+}
 
 void
 account_uuidv7(pg_uuid_t *uuid)
@@ -37,11 +68,7 @@ account_uuidv7(pg_uuid_t *uuid)
 	ms = tick >> 12;
 	sub = tick & 0xFFF;
 
-	if (!pg_strong_random(&uuid->data[8], 8))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random bits for an account id"),
-				 errhint("Check the server's source of randomness.")));
+	strong_random_bytes(&uuid->data[8], 8);
 
 	uuid->data[0] = (unsigned char) (ms >> 40);
 	uuid->data[1] = (unsigned char) (ms >> 32);
