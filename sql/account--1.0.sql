@@ -146,6 +146,30 @@ CREATE FUNCTION accounts.find_or_create_accounts(type text, id_type text, vals t
 COMMENT ON FUNCTION accounts.find_or_create_accounts(text, text, text[]) IS
     'find_or_create_account for every element of vals: one row per element, in input order';
 
+CREATE FUNCTION accounts.try_find_or_create_account(
+        type text, id_type text, value text,
+        OUT account_id uuid, OUT created boolean,
+        OUT error_code text, OUT error_message text)
+    AS 'MODULE_PATHNAME', 'account_try_find_or_create'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts.try_find_or_create_account(text, text, text) IS
+    'find_or_create_account that returns errors as data instead of raising them ("continue on error")';
+
+CREATE FUNCTION accounts.try_find_or_create_account(
+        type text, identifier accounts.identifier,
+        OUT account_id uuid, OUT created boolean,
+        OUT error_code text, OUT error_message text)
+    AS 'MODULE_PATHNAME', 'account_try_find_or_create_ident'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts.try_find_or_create_account(text, accounts.identifier) IS
+    'find_or_create_account that returns errors as data instead of raising them ("continue on error")';
+
+CREATE FUNCTION accounts.assign_account() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'account_assign_account'
+    LANGUAGE C;
+COMMENT ON FUNCTION accounts.assign_account() IS
+    'BEFORE INSERT OR UPDATE row trigger: sets a uuid column to the account of a source column; arguments (account_type, id_type, source_column, target_column)';
+
 CREATE FUNCTION accounts.find_account(type text, id_type text, value text)
     RETURNS uuid
     AS 'MODULE_PATHNAME', 'account_find'
@@ -174,6 +198,9 @@ REVOKE ALL ON FUNCTION accounts.find_or_create_account(text, text, text) FROM PU
 REVOKE ALL ON FUNCTION accounts.find_or_create_account(text, accounts.identifier) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.find_or_create_accounts(text, text, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.find_account(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.try_find_or_create_account(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.try_find_or_create_account(text, accounts.identifier) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.assign_account() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.normalize_identifier(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.registry_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.add_reference_id() FROM PUBLIC;

@@ -23,26 +23,8 @@ PG_FUNCTION_INFO_V1(account_find_or_create_ident);
 PG_FUNCTION_INFO_V1(account_find);
 PG_FUNCTION_INFO_V1(account_normalize_identifier);
 
-/*
- * Per-FmgrInfo state: the per-call context, the result descriptor, and the
- * last (account type, identifier type) this call site resolved.  A query
- * calls a function with the same types over and over; the memo skips the
- * registry cache's hash lookup then.  It is valid while the catalog cache
- * generation (catalog.c) is unchanged.
- */
-typedef struct CallState
-{
-	MemoryContext call_cxt;
-	TupleDesc	result_desc;
-	uint64		memo_generation;	/* 0: empty */
-	char		memo_account_type[ACCOUNT_MAX_NAME_BYTES + 1];
-	char		memo_id_type[ACCOUNT_MAX_NAME_BYTES + 1];
-	IdentType	memo_type;
-	Datum		memo_account_type_d;	/* text, in fn_mcxt */
-	Datum		memo_id_type_d;
-} CallState;
 
-static CallState *
+CallState *
 begin_call(FunctionCallInfo fcinfo, bool composite_result)
 {
 	CallState  *state = (CallState *) fcinfo->flinfo->fn_extra;
@@ -70,7 +52,7 @@ begin_call(FunctionCallInfo fcinfo, bool composite_result)
 	return state;
 }
 
-static void
+void
 raise_null_argument(const char *name)
 {
 	ereport(ERROR,
@@ -222,7 +204,7 @@ text_equals(text *t, const char *s)
  * Resolve the account type and identifier type into key, through the call
  * site's memo when it still holds them.
  */
-static void
+void
 resolve_types(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
 			  text *type, text *id_type)
 {
@@ -264,7 +246,7 @@ resolve_types(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
 /*
  * Build the key for (type, id_type, value); all three are non-NULL.
  */
-static void
+void
 make_key(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
 		 text *type, text *id_type, text *value)
 {

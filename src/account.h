@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "fmgr.h"
 #include "executor/tuptable.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
@@ -80,6 +81,33 @@ extern const AccountRels *account_rels(void);
 extern uint64 account_cache_generation(void);
 extern void account_resolve_ident_type(const char *account_type,
 									   const char *id_type, IdentType *out);
+
+/*
+ * Per-FmgrInfo state: the per-call context, the result descriptor, and the
+ * last (account type, identifier type) this call site resolved.  A query
+ * calls a function with the same types over and over; the memo skips the
+ * registry cache's hash lookup then.  It is valid while the catalog cache
+ * generation (catalog.c) is unchanged.
+ */
+typedef struct CallState
+{
+	MemoryContext call_cxt;
+	TupleDesc	result_desc;
+	uint64		memo_generation;	/* 0: empty */
+	char		memo_account_type[ACCOUNT_MAX_NAME_BYTES + 1];
+	char		memo_id_type[ACCOUNT_MAX_NAME_BYTES + 1];
+	IdentType	memo_type;
+	Datum		memo_account_type_d;	/* text, in fn_mcxt */
+	Datum		memo_id_type_d;
+} CallState;
+
+/* account.c: call plumbing shared by the SQL-callable functions */
+extern CallState *begin_call(FunctionCallInfo fcinfo, bool composite_result);
+extern void raise_null_argument(const char *name);
+extern void resolve_types(FunctionCallInfo fcinfo, CallState *state,
+						  IdentKey *key, text *type, text *id_type);
+extern void make_key(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
+					 text *type, text *id_type, text *value);
 
 /* normalize glue, account.c */
 extern char *account_normalize_value(const char *account_type,

@@ -1,0 +1,182 @@
+/*
+ * try.c: accounts.try_find_or_create_account, "continue on error".
+ *
+ * The attempt (resolving the types, normalizing, finding or creating) runs
+ * in an internal subtransaction.  On success the subtransaction is
+ * released and the result is what find_or_create_account returns, with
+ * error_code and error_message NULL.  On an ERROR the subtransaction is
+ * rolled back, which undoes everything the attempt did (rows, locks,
+ * buffer pins), and the SQLSTATE and message are returned as data; the
+ * caller's transaction stays usable with all of its earlier work.
+ *
+ * What is not swallowed: a query cancel by the user (57014 other than
+ * statement_timeout; told apart by the untranslated message id, since both
+ * share the SQLSTATE) is re-thrown so that cancelling still cancels, and
+ * termination and shutdown are FATAL, which never returns here.
+ *
+ * NULL arguments are answered without a subtransaction.  On the success
+ * path the subtransaction is the only cost over find_or_create_account: a
+ * find assigns no transaction id, so it is a push and a pop of transaction
+ * state.
+ */
+#include "account.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+PG_FUNCTION_INFO_V1(account_try_find_or_create);
+PG_FUNCTION_INFO_V1(account_try_find_or_create_ident);
+
+/* Errors that must reach the caller even here. */
+static bool
+must_rethrow(ErrorData *edata)
+{
+	if (edata->elevel > ERROR)
+		return true;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		return edata->message_id == NULL ||
+			strcmp(edata->message_id, "canceling statement due to statement timeout") != 0;
+	return false;
+}
+
+static Datum
+result_row(CallState *state, pg_uuid_t *account_id, bool created,
+		   const char *code, const char *message)
+{
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	if (account_id)
+		values[0] = UUIDPGetDatum(account_id);
+	else
+		nulls[0] = true;
+	values[1] = BoolGetDatum(created);
+	if (code)
+	{
+		values[2] = CStringGetTextDatum(code);
+		values[3] = CStringGetTextDatum(message ? message : "");
+	}
+	else
+		nulls[2] = nulls[3] = true;
+	return HeapTupleGetDatum(heap_form_tuple(state->result_desc, values, nulls));
+}
+
+static Datum
+null_argument_row(CallState *state, const char *name)
+{
+	char	   *msg = psprintf("argument \"%s\" must not be null", name);
+
+	return result_row(state, NULL, false,
+					  unpack_sql_state(ERRCODE_NULL_VALUE_NOT_ALLOWED), msg);
+}
+
+static Datum
+try_attempt(FunctionCallInfo fcinfo, CallState *state, MemoryContext caller_cxt,
+			text *type, text *id_type, text *value)
+{
+	MemoryContext attempt_cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	pg_uuid_t	account_id;
+	bool		created = false;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(attempt_cxt);
+	PG_TRY();
+	{
+		IdentKey	key;
+		IdentSession session;
+
+		make_key(fcinfo, state, &key, type, id_type, value);
+		ident_session_open(&session, true);
+		created = ident_find_or_create(&session, &key, &account_id);
+		ident_session_close(&session);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(attempt_cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(attempt_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(attempt_cxt);
+		CurrentResourceOwner = owner;
+		if (must_rethrow(edata))
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(caller_cxt);
+	if (edata != NULL)
+		return result_row(state, NULL, false,
+						  unpack_sql_state(edata->sqlerrcode), edata->message);
+	{
+		pg_uuid_t  *result_id = palloc(sizeof(pg_uuid_t));
+
+		*result_id = account_id;
+		return result_row(state, result_id, created, NULL, NULL);
+	}
+}
+
+/*
+ * accounts.try_find_or_create_account(type text, id_type text, value text,
+ *     OUT account_id uuid, OUT created boolean,
+ *     OUT error_code text, OUT error_message text)
+ */
+Datum
+account_try_find_or_create(PG_FUNCTION_ARGS)
+{
+	CallState  *state = begin_call(fcinfo, true);
+	MemoryContext caller_cxt;
+
+	if (PG_ARGISNULL(0))
+		return null_argument_row(state, "type");
+	if (PG_ARGISNULL(1))
+		return null_argument_row(state, "id_type");
+	if (PG_ARGISNULL(2))
+		return null_argument_row(state, "value");
+
+	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	return try_attempt(fcinfo, state, caller_cxt, PG_GETARG_TEXT_PP(0),
+					   PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
+}
+
+/*
+ * accounts.try_find_or_create_account(type text, identifier accounts.identifier,
+ *     OUT account_id uuid, OUT created boolean,
+ *     OUT error_code text, OUT error_message text)
+ */
+Datum
+account_try_find_or_create_ident(PG_FUNCTION_ARGS)
+{
+	CallState  *state = begin_call(fcinfo, true);
+	MemoryContext caller_cxt;
+	HeapTupleHeader ident;
+	bool		isnull;
+	Datum		id_type;
+	Datum		value;
+
+	if (PG_ARGISNULL(0))
+		return null_argument_row(state, "type");
+	if (PG_ARGISNULL(1))
+		return null_argument_row(state, "identifier");
+
+	ident = PG_GETARG_HEAPTUPLEHEADER(1);
+	id_type = GetAttributeByNum(ident, 1, &isnull);
+	if (isnull)
+		return null_argument_row(state, "identifier.id_type");
+	value = GetAttributeByNum(ident, 2, &isnull);
+	if (isnull)
+		return null_argument_row(state, "identifier.value");
+
+	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	return try_attempt(fcinfo, state, caller_cxt, PG_GETARG_TEXT_PP(0),
+					   DatumGetTextPP(id_type), DatumGetTextPP(value));
+}
