@@ -4,16 +4,16 @@
 
 EXTENSION = account
 MODULE_big = account
-OBJS = src/account.o src/bulk.o src/catalog.o src/lookup.o src/normalize.o src/trigger.o src/try.o src/uuidv7.o
+OBJS = src/account.o src/bulk.o src/catalog.o src/lookup.o src/multi.o src/normalize.o src/trigger.o src/try.o src/uuidv7.o
 DATA = $(wildcard sql/account--*.sql)
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags icu-uc 2>/dev/null)
 SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licudata)
 
-REGRESS = setup types find_or_create bulk errors continue_on_error trigger isolation_levels collation_c
+REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger isolation_levels collation_c
 
 # Isolation specs and TAP tests live under test/ (specs/, expected/, t/).
-ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts
+ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts multi_identifiers
 ISOLATION_OPTS = --inputdir=test --load-extension=account
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

@@ -170,6 +170,21 @@ CREATE FUNCTION accounts.assign_account() RETURNS trigger
 COMMENT ON FUNCTION accounts.assign_account() IS
     'BEFORE INSERT OR UPDATE row trigger: sets a uuid column to the account of a source column; arguments (account_type, id_type, source_column, target_column)';
 
+CREATE FUNCTION accounts.find_or_create_account(
+        type text, identifiers accounts.identifier[],
+        OUT account_id uuid, OUT created boolean)
+    AS 'MODULE_PATHNAME', 'account_find_or_create_multi'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts.find_or_create_account(text, accounts.identifier[]) IS
+    'The account holding any of these identifiers (attaching the others), or a new one holding all; 21000 if they belong to different accounts';
+
+CREATE FUNCTION accounts.add_identifier(account_id uuid, id_type text, value text)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'account_add_identifier'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts.add_identifier(uuid, text, text) IS
+    'Attach an identifier to an account: true if added, false if it already has it, 23505 if another account has it';
+
 CREATE FUNCTION accounts.find_account(type text, id_type text, value text)
     RETURNS uuid
     AS 'MODULE_PATHNAME', 'account_find'
@@ -183,6 +198,215 @@ CREATE FUNCTION accounts.normalize_identifier(type text, id_type text, value tex
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION accounts.normalize_identifier(text, text, text) IS
     'The normalized form in which an identifier value is stored and matched';
+
+/*
+ * Registry and identifier management (PL/pgSQL).  Every name is
+ * schema-qualified and search_path is pinned to pg_catalog, pg_temp.
+ */
+CREATE FUNCTION accounts.raise_if_null(arg anyelement, name text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF arg IS NULL THEN
+        RAISE EXCEPTION 'argument "%" must not be null', name
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a value for every argument.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION accounts.create_account_type(name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.raise_if_null(create_account_type.name, 'name');
+    IF create_account_type.name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid account type name "%"', create_account_type.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Names start with a lowercase letter, then up to 62 lowercase letters, digits or underscores.';
+    END IF;
+    INSERT INTO accounts.account_types AS t (name) VALUES (create_account_type.name)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account type "%" already exists', create_account_type.name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'List account types with SELECT name FROM accounts.account_types.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION accounts.create_account_type(text) IS
+    'Register an account type; it gets a reference_id identifier type';
+
+CREATE FUNCTION accounts.create_identifier_type(account_type text, name text,
+        kind text DEFAULT 'text', case_sensitive boolean DEFAULT false) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.raise_if_null(create_identifier_type.account_type, 'account_type');
+    PERFORM accounts.raise_if_null(create_identifier_type.name, 'name');
+    PERFORM accounts.raise_if_null(create_identifier_type.kind, 'kind');
+    PERFORM accounts.raise_if_null(create_identifier_type.case_sensitive, 'case_sensitive');
+    IF create_identifier_type.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['text', 'email', 'phone']) THEN
+        RAISE EXCEPTION 'unknown identifier kind "%"', create_identifier_type.kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The kinds are text, email and phone.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM accounts.account_types t
+                    WHERE t.name OPERATOR(pg_catalog.=) create_identifier_type.account_type) THEN
+        RAISE EXCEPTION 'account type "%" does not exist', create_identifier_type.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it first with accounts.create_account_type().';
+    END IF;
+    IF create_identifier_type.name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid identifier type name "%"', create_identifier_type.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Names start with a lowercase letter, then up to 62 lowercase letters, digits or underscores.';
+    END IF;
+    INSERT INTO accounts.identifier_types AS t (account_type, name, kind, case_sensitive)
+    VALUES (create_identifier_type.account_type, create_identifier_type.name,
+            create_identifier_type.kind, create_identifier_type.case_sensitive)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'identifier type "%" already exists for account type "%"',
+                        create_identifier_type.name, create_identifier_type.account_type
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'List identifier types with SELECT * FROM accounts.identifier_types.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION accounts.create_identifier_type(text, text, text, boolean) IS
+    'Register an identifier type (kind text, email or phone) for an account type';
+
+/*
+ * Dropping takes a SHARE lock on accounts.identifiers: it waits for every
+ * transaction that may be creating identifiers (they hold ROW EXCLUSIVE)
+ * and keeps new ones out until it commits, so "not in use" stays true.
+ * The check scans the table; dropping is a rare administrative step.
+ */
+CREATE FUNCTION accounts.drop_identifier_type(account_type text, name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    in_use bigint;
+BEGIN
+    PERFORM accounts.raise_if_null(drop_identifier_type.account_type, 'account_type');
+    PERFORM accounts.raise_if_null(drop_identifier_type.name, 'name');
+    IF drop_identifier_type.name OPERATOR(pg_catalog.=) 'reference_id' THEN
+        RAISE EXCEPTION 'identifier type "reference_id" cannot be dropped'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'reference_id exists for every account type.';
+    END IF;
+    LOCK TABLE accounts.identifiers IN SHARE MODE;
+    IF NOT EXISTS (SELECT 1 FROM accounts.identifier_types t
+                    WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+                      AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name) THEN
+        RAISE EXCEPTION 'identifier type "%" does not exist for account type "%"',
+                        drop_identifier_type.name, drop_identifier_type.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List identifier types with SELECT * FROM accounts.identifier_types.';
+    END IF;
+    SELECT pg_catalog.count(*) INTO in_use FROM accounts.identifiers i
+     WHERE i.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+       AND i.id_type OPERATOR(pg_catalog.=) drop_identifier_type.name;
+    IF in_use OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'identifier type "%" of account type "%" is in use',
+                        drop_identifier_type.name, drop_identifier_type.account_type
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = pg_catalog.format('%s identifiers have this type.', in_use),
+                  HINT = 'Remove them first with accounts.remove_identifier().';
+    END IF;
+    DELETE FROM accounts.identifier_types t
+     WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+       AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name;
+END
+$$;
+COMMENT ON FUNCTION accounts.drop_identifier_type(text, text) IS
+    'Drop an identifier type that no identifier uses';
+
+CREATE FUNCTION accounts.drop_account_type(name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.raise_if_null(drop_account_type.name, 'name');
+    IF drop_account_type.name OPERATOR(pg_catalog.=) 'user' THEN
+        RAISE EXCEPTION 'account type "user" cannot be dropped'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is the default account type.';
+    END IF;
+    LOCK TABLE accounts.accounts IN SHARE MODE;
+    IF NOT EXISTS (SELECT 1 FROM accounts.account_types t
+                    WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name) THEN
+        RAISE EXCEPTION 'account type "%" does not exist', drop_account_type.name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List account types with SELECT name FROM accounts.account_types.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM accounts.accounts a
+                WHERE a.account_type OPERATOR(pg_catalog.=) drop_account_type.name) THEN
+        RAISE EXCEPTION 'account type "%" is in use', drop_account_type.name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Delete its accounts first.';
+    END IF;
+    DELETE FROM accounts.account_types t WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name;
+END
+$$;
+COMMENT ON FUNCTION accounts.drop_account_type(text) IS
+    'Drop an account type that has no accounts (not user)';
+
+/*
+ * Removing takes the account row's lock, so that two removals on one
+ * account cannot both believe another identifier remains: an account
+ * never loses its last identifier.
+ */
+CREATE FUNCTION accounts.remove_identifier(account_id uuid, id_type text, value text)
+    RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    acc_type text;
+    norm text;
+BEGIN
+    PERFORM accounts.raise_if_null(remove_identifier.account_id, 'account_id');
+    PERFORM accounts.raise_if_null(remove_identifier.id_type, 'id_type');
+    PERFORM accounts.raise_if_null(remove_identifier.value, 'value');
+    SELECT a.account_type INTO acc_type FROM accounts.accounts a
+     WHERE a.id OPERATOR(pg_catalog.=) remove_identifier.account_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', remove_identifier.account_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Look accounts up with accounts.find_account().';
+    END IF;
+    norm := accounts.normalize_identifier(acc_type, remove_identifier.id_type, remove_identifier.value);
+    IF NOT EXISTS (SELECT 1 FROM accounts.identifiers i
+                    WHERE i.value OPERATOR(pg_catalog.=) norm
+                      AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
+                      AND i.account_type OPERATOR(pg_catalog.=) acc_type
+                      AND i.account_id OPERATOR(pg_catalog.=) remove_identifier.account_id) THEN
+        RETURN false;
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM accounts.identifiers i
+         WHERE i.account_id OPERATOR(pg_catalog.=) remove_identifier.account_id) OPERATOR(pg_catalog.<=) 1 THEN
+        RAISE EXCEPTION 'cannot remove the last identifier of account %', remove_identifier.account_id
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'An account always has at least one identifier.',
+                  HINT = pg_catalog.format('Delete the account instead: DELETE FROM accounts.accounts WHERE id = %L.',
+                                           remove_identifier.account_id);
+    END IF;
+    DELETE FROM accounts.identifiers i
+     WHERE i.value OPERATOR(pg_catalog.=) norm
+       AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
+       AND i.account_type OPERATOR(pg_catalog.=) acc_type;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION accounts.remove_identifier(uuid, text, text) IS
+    'Detach an identifier from its account: true if removed, false if the account did not have it';
 
 /* Keep user data in dumps; the seeded rows are recreated by CREATE EXTENSION. */
 SELECT pg_catalog.pg_extension_config_dump('accounts.account_types',
@@ -203,4 +427,12 @@ REVOKE ALL ON FUNCTION accounts.try_find_or_create_account(text, accounts.identi
 REVOKE ALL ON FUNCTION accounts.assign_account() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.normalize_identifier(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.registry_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.find_or_create_account(text, accounts.identifier[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.add_identifier(uuid, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.remove_identifier(uuid, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.create_account_type(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.create_identifier_type(text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.drop_identifier_type(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.drop_account_type(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.raise_if_null(anyelement, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.add_reference_id() FROM PUBLIC;

@@ -15,6 +15,7 @@
 #include "access/attnum.h"
 #include "fmgr.h"
 #include "executor/tuptable.h"
+#include "storage/lock.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
@@ -139,6 +140,26 @@ extern void ident_session_close(IdentSession *s);
 extern bool ident_lookup(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id);
 extern bool ident_find_or_create(IdentSession *s, const IdentKey *key,
 								 pg_uuid_t *account_id);
+
+/* lookup.c: the protocol's building blocks (see the comment there) */
+typedef enum ProbeResult
+{
+	PROBE_NONE,					/* no row: create it */
+	PROBE_WAIT,					/* another transaction's row is in progress */
+	PROBE_FOUND					/* a committed row, or our own */
+} ProbeResult;
+
+extern void ident_check_writable(const IdentKey *key);
+extern void ident_lock(const IdentKey *key, LOCKTAG *tag);
+extern void ident_unlock(const LOCKTAG *tag);
+extern void ident_wait(IdentSession *s, TransactionId xwait);
+extern ProbeResult ident_probe_locked(IdentSession *s, const IdentKey *key,
+									  pg_uuid_t *account_id, TransactionId *xwait);
+extern void ident_insert_account(IdentSession *s, const IdentKey *key,
+								 pg_uuid_t *account_id);
+extern void ident_insert_identifier(IdentSession *s, const IdentKey *key,
+									const pg_uuid_t *account_id);
+extern char *ident_account_type_of(IdentSession *s, const pg_uuid_t *account_id);
 
 /* uuidv7.c */
 extern void account_uuidv7(pg_uuid_t *uuid);

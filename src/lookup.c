@@ -223,32 +223,6 @@ set_col(TupleTableSlot *slot, AttrNumber attnum, Datum value)
 	slot->tts_isnull[attnum - 1] = false;
 }
 
-/* Step 3c: a new account holding key. */
-static void
-create_account(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
-{
-	const AccountRels *r = s->rels;
-	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	Datum		account_type = key->account_type_d;
-
-	prepare_inserts(s);
-	account_uuidv7(account_id);
-
-	clear_slot(s->acc_slot);
-	set_col(s->acc_slot, r->acc_id, UUIDPGetDatum(account_id));
-	set_col(s->acc_slot, r->acc_type, account_type);
-	set_col(s->acc_slot, r->acc_created_at, now);
-	insert_slot(s, s->acc_rri, s->acc_slot);
-
-	clear_slot(s->ident_slot);
-	set_col(s->ident_slot, r->ident_account_type, account_type);
-	set_col(s->ident_slot, r->ident_id_type, key->id_type_d);
-	set_col(s->ident_slot, r->ident_value, key->value_d);
-	set_col(s->ident_slot, r->ident_account_id, UUIDPGetDatum(account_id));
-	set_col(s->ident_slot, r->ident_created_at, now);
-	insert_slot(s, s->ident_rri, s->ident_slot);
-}
-
 /*
  * find_account: MVCC lookup only.  Never writes, never locks a row.
  */
@@ -291,6 +265,146 @@ raise_read_only(const IdentKey *key)
 }
 
 /*
+ * The building blocks of the protocol, also used by multi.c.
+ */
+
+/* Step 2's check: creating needs a read-write transaction. */
+void
+ident_check_writable(const IdentKey *key)
+{
+	if (XactReadOnly)
+		raise_read_only(key);
+}
+
+void
+ident_lock(const IdentKey *key, LOCKTAG *tag)
+{
+	key_locktag(tag, key);
+	(void) LockAcquire(tag, ExclusiveLock, false, false);
+}
+
+void
+ident_unlock(const LOCKTAG *tag)
+{
+	LockRelease(tag, ExclusiveLock, false);
+}
+
+/* Step 3a's wait, after the caller released its advisory locks. */
+void
+ident_wait(IdentSession *s, TransactionId xwait)
+{
+	XactLockTableWait(xwait, s->ident_heap, NULL, XLTW_InsertIndex);
+}
+
+/*
+ * Step 3's probe, under the key's advisory lock: PROBE_NONE, PROBE_WAIT
+ * (another transaction's row is in progress: *xwait) or PROBE_FOUND
+ * (*account_id).  Under REPEATABLE READ and SERIALIZABLE a committed row
+ * the transaction's snapshot cannot see raises 40001; see the header.
+ */
+ProbeResult
+ident_probe_locked(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id,
+				   TransactionId *xwait)
+{
+	SnapshotData dirty;
+
+	InitDirtySnapshot(dirty);
+	if (!probe(s, &dirty, key))
+		return PROBE_NONE;
+
+	*xwait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
+	if (TransactionIdIsValid(*xwait))
+		return PROBE_WAIT;
+
+	if (IsolationUsesXactSnapshot())
+	{
+		bool		isnull;
+		TransactionId xmin;
+
+		xmin = DatumGetTransactionId(slot_getsysattr(s->slot,
+													 MinTransactionIdAttributeNumber,
+													 &isnull));
+		if (!TransactionIdIsCurrentTransactionId(xmin) &&
+			!table_tuple_satisfies_snapshot(s->ident_heap, s->slot, s->snapshot))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent creation of account for %s \"%s\" of account type \"%s\"",
+							key->id_type, key->value, key->account_type),
+					 errdetail("Another transaction created the account after this transaction's snapshot was taken."),
+					 errhint("Retry the transaction; it will find the account.")));
+	}
+	slot_account_id(s, account_id);
+	return PROBE_FOUND;
+}
+
+/* A new account row of key's account type; its id is returned. */
+void
+ident_insert_account(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
+{
+	const AccountRels *r = s->rels;
+
+	prepare_inserts(s);
+	account_uuidv7(account_id);
+	clear_slot(s->acc_slot);
+	set_col(s->acc_slot, r->acc_id, UUIDPGetDatum(account_id));
+	set_col(s->acc_slot, r->acc_type, key->account_type_d);
+	set_col(s->acc_slot, r->acc_created_at,
+			TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	insert_slot(s, s->acc_rri, s->acc_slot);
+}
+
+/* An identifier row for key, belonging to account_id. */
+void
+ident_insert_identifier(IdentSession *s, const IdentKey *key,
+						const pg_uuid_t *account_id)
+{
+	const AccountRels *r = s->rels;
+
+	prepare_inserts(s);
+	clear_slot(s->ident_slot);
+	set_col(s->ident_slot, r->ident_account_type, key->account_type_d);
+	set_col(s->ident_slot, r->ident_id_type, key->id_type_d);
+	set_col(s->ident_slot, r->ident_value, key->value_d);
+	set_col(s->ident_slot, r->ident_account_id, UUIDPGetDatum(account_id));
+	set_col(s->ident_slot, r->ident_created_at,
+			TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	insert_slot(s, s->ident_rri, s->ident_slot);
+}
+
+/*
+ * The account type of account_id (MVCC), or NULL if there is no such
+ * account.  The result is palloc'd.
+ */
+char *
+ident_account_type_of(IdentSession *s, const pg_uuid_t *account_id)
+{
+	Relation	heap = table_open(s->rels->accounts, AccessShareLock);
+	Relation	index = index_open(s->rels->accounts_pkey, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	char	   *result = NULL;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ,
+				UUIDPGetDatum(account_id));
+	scan = index_beginscan(heap, index, s->snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, s->rels->acc_type, &isnull);
+
+		if (!isnull)
+			result = TextDatumGetCString(d);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	return result;
+}
+
+/*
  * find_or_create_account: the protocol in the header comment.  Returns true
  * if this call created the account.
  */
@@ -307,57 +421,33 @@ ident_find_or_create(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id
 	}
 
 	/* 2. a creator from here on */
-	if (XactReadOnly)
-		raise_read_only(key);
+	ident_check_writable(key);
 
-	key_locktag(&tag, key);
 	for (;;)
 	{
-		SnapshotData dirty;
 		TransactionId xwait;
 
 		CHECK_FOR_INTERRUPTS();
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		ident_lock(key, &tag);
 
 		/* 3. probe again, seeing in-progress rows too */
-		InitDirtySnapshot(dirty);
-		if (!probe(s, &dirty, key))
+		switch (ident_probe_locked(s, key, account_id, &xwait))
 		{
-			/* 3c */
-			create_account(s, key, account_id);
-			LockRelease(&tag, ExclusiveLock, false);
-			return true;
+			case PROBE_NONE:
+				/* 3c: the account row first, then its identifier */
+				ident_insert_account(s, key, account_id);
+				ident_insert_identifier(s, key, account_id);
+				ident_unlock(&tag);
+				return true;
+			case PROBE_WAIT:
+				/* 3a: wait for the other creator (or deleter) to finish */
+				ident_unlock(&tag);
+				ident_wait(s, xwait);
+				continue;
+			case PROBE_FOUND:
+				/* 3b: a committed row, or one of our own transaction */
+				ident_unlock(&tag);
+				return false;
 		}
-
-		LockRelease(&tag, ExclusiveLock, false);
-		xwait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
-		if (TransactionIdIsValid(xwait))
-		{
-			/* 3a: wait for the other creator (or deleter) to finish */
-			XactLockTableWait(xwait, s->ident_heap, &s->slot->tts_tid,
-							  XLTW_InsertIndex);
-			continue;
-		}
-
-		/* 3b: a committed row, or one of our own transaction */
-		if (IsolationUsesXactSnapshot())
-		{
-			bool		isnull;
-			TransactionId xmin;
-
-			xmin = DatumGetTransactionId(slot_getsysattr(s->slot,
-														 MinTransactionIdAttributeNumber,
-														 &isnull));
-			if (!TransactionIdIsCurrentTransactionId(xmin) &&
-				!table_tuple_satisfies_snapshot(s->ident_heap, s->slot, s->snapshot))
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent creation of account for %s \"%s\" of account type \"%s\"",
-								key->id_type, key->value, key->account_type),
-						 errdetail("Another transaction created the account after this transaction's snapshot was taken."),
-						 errhint("Retry the transaction; it will find the account.")));
-		}
-		slot_account_id(s, account_id);
-		return false;
 	}
 }

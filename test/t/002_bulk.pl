@@ -99,5 +99,20 @@ is( $node->safe_psql(
 	'2000200|2000200|0',
 	'all committed, no orphan accounts');
 
+# Memory: after a warm-up statement, a million more calls in one session
+# leave the backend's memory contexts exactly where they were.
+my $mem = $node->safe_psql(
+	'postgres', q{
+	SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id', 'million-' || (n % 1000 + 1)) AS f
+	  FROM generate_series(1, 200000) n) s;
+	SELECT sum(total_bytes) AS start FROM pg_backend_memory_contexts \gset
+	SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id', 'million-' || (n % 1000 + 1)) AS f
+	  FROM generate_series(1, 500000) n) s;
+	SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id', 'million-' || (n % 1000 + 1)) AS f
+	  FROM generate_series(1, 500000) n) s;
+	SELECT sum(total_bytes) <= :start FROM pg_backend_memory_contexts;
+});
+is((split /\n/, $mem)[-1], 't', 'a million calls do not grow the memory contexts');
+
 $node->stop;
 done_testing();

@@ -1,0 +1,112 @@
+/*
+ * Unit tests of the identifier normalizers (src/normalize.c), linked on
+ * their own with ICU: no server needed.  Prints TAP.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "normalize.h"
+
+static int	tests = 0;
+static int	failures = 0;
+
+static void *
+xalloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void
+check(IdentKind kind, bool cs, const char *in, NormStatus want_status,
+	  const char *want)
+{
+	char	   *out = NULL;
+	size_t		outlen = 0;
+	const char *why = NULL;
+	NormStatus	st = ident_normalize(kind, cs, in, strlen(in), &out, &outlen, &why,
+									 xalloc, free);
+	int			ok = st == want_status &&
+		(st != NORM_OK || (want && strcmp(out, want) == 0 && strlen(out) == outlen));
+
+	/* idempotence: normalizing the result gives it back */
+	if (ok && st == NORM_OK)
+	{
+		char	   *again = NULL;
+		size_t		againlen = 0;
+
+		ok = ident_normalize(kind, cs, out, outlen, &again, &againlen, &why,
+							 xalloc, free) == NORM_OK && strcmp(again, out) == 0;
+		free(again);
+	}
+	tests++;
+	if (!ok)
+		failures++;
+	printf("%s %d - kind %d%s \"%s\" -> %s%s%s (status %d, why %s)\n",
+		   ok ? "ok" : "not ok", tests, kind, cs ? " case-sensitive" : "", in,
+		   st == NORM_OK ? "\"" : "", st == NORM_OK ? out : "error",
+		   st == NORM_OK ? "\"" : "", st, why ? why : "-");
+	free(out);
+}
+
+int
+main(void)
+{
+	IdentKind	k;
+
+	/* text: trim, fold, NFC */
+	check(IDENT_KIND_TEXT, false, "ABC", NORM_OK, "abc");
+	check(IDENT_KIND_TEXT, false, " \t\nAbC \r\n", NORM_OK, "abc");
+	check(IDENT_KIND_TEXT, false, "a b", NORM_OK, "a b");
+	check(IDENT_KIND_TEXT, false, "\xC3\x89" "COLE", NORM_OK, "\xC3\xA9" "cole");	/* ÉCOLE */
+	check(IDENT_KIND_TEXT, false, "e\xCC\x81" "cole", NORM_OK, "\xC3\xA9" "cole");	/* e + U+0301 */
+	check(IDENT_KIND_TEXT, false, "Stra\xC3\x9F" "e", NORM_OK, "strasse");	/* Straße */
+	check(IDENT_KIND_TEXT, false, "\xE1\xBA\x9E", NORM_OK, "ss");	/* U+1E9E capital sharp s */
+	check(IDENT_KIND_TEXT, false, "\xC2\xA0" "x" "\xE3\x80\x80", NORM_OK, "x");	/* NBSP, ideographic space */
+	check(IDENT_KIND_TEXT, false, "\xE2\x80\xA8" "x" "\xC2\x85", NORM_OK, "x");	/* LS, NEL */
+	check(IDENT_KIND_TEXT, false, "\xCD\x85", NORM_OK, "\xCE\xB9");	/* U+0345 -> iota */
+	check(IDENT_KIND_TEXT, false, "\xE2\x84\xAB", NORM_OK, "\xC3\xA5");	/* Angstrom sign -> å */
+	check(IDENT_KIND_TEXT, true, "AbE\xCC\x81", NORM_OK, "Ab\xC3\x89");	/* case kept, composed */
+	check(IDENT_KIND_TEXT, false, "", NORM_EMPTY, NULL);
+	check(IDENT_KIND_TEXT, false, " \t ", NORM_EMPTY, NULL);
+	check(IDENT_KIND_TEXT, false, "\xC2\xA0\xE3\x80\x80", NORM_EMPTY, NULL);
+	check(IDENT_KIND_TEXT, false, "\xC3\x28", NORM_BAD_ENCODING, NULL);	/* invalid UTF-8 */
+	check(IDENT_KIND_TEXT, false, "\xED\xA0\x80", NORM_BAD_ENCODING, NULL);	/* surrogate */
+
+	/* email */
+	check(IDENT_KIND_EMAIL, false, " Alice@Example.COM ", NORM_OK, "alice@example.com");
+	check(IDENT_KIND_EMAIL, false, "no-at", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_EMAIL, false, "a@b@c", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_EMAIL, false, "@b", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_EMAIL, false, "a@", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_EMAIL, false, "a b@c", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_EMAIL, false, "a\xC2\xA0" "b@c", NORM_BAD_FORMAT, NULL);	/* inner NBSP */
+
+	/* phone */
+	check(IDENT_KIND_PHONE, false, "+1 (415) 555-0100", NORM_OK, "+14155550100");
+	check(IDENT_KIND_PHONE, false, "415.555.0100", NORM_OK, "4155550100");
+	check(IDENT_KIND_PHONE, false, "1234567", NORM_OK, "1234567");
+	check(IDENT_KIND_PHONE, false, "123456789012345", NORM_OK, "123456789012345");
+	check(IDENT_KIND_PHONE, false, "123456", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_PHONE, false, "1234567890123456", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_PHONE, false, "1+234567", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_PHONE, false, "555-CALL", NORM_BAD_FORMAT, NULL);
+	check(IDENT_KIND_PHONE, false, "   ", NORM_EMPTY, NULL);
+
+	/* kind names */
+	tests++;
+	if (!(ident_kind_from_name("text", &k) && k == IDENT_KIND_TEXT &&
+		  ident_kind_from_name("email", &k) && k == IDENT_KIND_EMAIL &&
+		  ident_kind_from_name("phone", &k) && k == IDENT_KIND_PHONE &&
+		  !ident_kind_from_name("Text", &k) && !ident_kind_from_name("", &k)))
+	{
+		failures++;
+		printf("not ok %d - kind names\n", tests);
+	}
+	else
+		printf("ok %d - kind names\n", tests);
+
+	printf("1..%d\n", tests);
+	printf("%d passed, %d failed\n", tests - failures, failures);
+	return failures ? 1 : 0;
+}
