@@ -408,6 +408,9 @@ ident_normalize(IdentKind kind, bool case_sensitive,
 		(kind == IDENT_KIND_TEXT && !case_sensitive);
 
 	*why = NULL;
+	/* the result is a C string: a NUL inside cannot be represented */
+	if (memchr(in, '\0', len) != NULL)
+		return NORM_BAD_ENCODING;
 	st = normalize_text(in, len, fold, out, outlen, why, alloc_fn, free_fn);
 	if (st != NORM_OK)
 		return st;

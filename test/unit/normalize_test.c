@@ -72,6 +72,23 @@ main(void)
 	check(IDENT_KIND_TEXT, false, "\xC2\xA0\xE3\x80\x80", NORM_EMPTY, NULL);
 	check(IDENT_KIND_TEXT, false, "\xC3\x28", NORM_BAD_ENCODING, NULL);	/* invalid UTF-8 */
 	check(IDENT_KIND_TEXT, false, "\xED\xA0\x80", NORM_BAD_ENCODING, NULL);	/* surrogate */
+	{
+		/* an embedded NUL (never in a PostgreSQL text) is rejected */
+		char	   *out = NULL;
+		size_t		outlen;
+		const char *why;
+
+		tests++;
+		if (ident_normalize(IDENT_KIND_TEXT, false, "a\0b", 3, &out, &outlen, &why,
+							xalloc, free) != NORM_BAD_ENCODING)
+		{
+			failures++;
+			printf("not ok %d - embedded NUL\n", tests);
+		}
+		else
+			printf("ok %d - embedded NUL\n", tests);
+		free(out);
+	}
 
 	/* email */
 	check(IDENT_KIND_EMAIL, false, " Alice@Example.COM ", NORM_OK, "alice@example.com");
