@@ -1,4 +1,4 @@
-/* account--1.0.sql: race-free find-or-create of accounts by identifier */
+/* account--1.0.sql: version 1.0 as released; never edit.  The current version is sql/account.sql. */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION account" to load this file. \quit
@@ -200,8 +200,17 @@ COMMENT ON FUNCTION accounts.normalize_identifier(text, text, text) IS
     'The normalized form in which an identifier value is stored and matched';
 
 /*
- * Registry and identifier management (PL/pgSQL).  Every name is
- * schema-qualified and search_path is pinned to pg_catalog, pg_temp.
+ * Registry and identifier management (PL/pgSQL).  They run SQL against the
+ * extension's tables, so they are SECURITY DEFINER: a role granted EXECUTE
+ * needs no privilege on the tables.  Every name is schema-qualified,
+ * operators are written OPERATOR(pg_catalog.x), and search_path is pinned
+ * to pg_catalog, pg_temp (pg_temp last, so no temporary object can
+ * shadow anything).
+ *
+ * The C functions need no SECURITY DEFINER: they read and write the tables
+ * through the table and index access methods, which check no table
+ * privileges, and resolve every object by OID.  EXECUTE on the function is
+ * the whole permission, and it is revoked from PUBLIC below.
  */
 CREATE FUNCTION accounts.raise_if_null(arg anyelement, name text) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
@@ -217,7 +226,7 @@ END
 $$;
 
 CREATE FUNCTION accounts.create_account_type(name text) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -241,7 +250,7 @@ COMMENT ON FUNCTION accounts.create_account_type(text) IS
 
 CREATE FUNCTION accounts.create_identifier_type(account_type text, name text,
         kind text DEFAULT 'text', case_sensitive boolean DEFAULT false) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -287,7 +296,7 @@ COMMENT ON FUNCTION accounts.create_identifier_type(text, text, text, boolean) I
  * The check scans the table; dropping is a rare administrative step.
  */
 CREATE FUNCTION accounts.drop_identifier_type(account_type text, name text) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -328,7 +337,7 @@ COMMENT ON FUNCTION accounts.drop_identifier_type(text, text) IS
     'Drop an identifier type that no identifier uses';
 
 CREATE FUNCTION accounts.drop_account_type(name text) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -364,7 +373,7 @@ COMMENT ON FUNCTION accounts.drop_account_type(text) IS
  */
 CREATE FUNCTION accounts.remove_identifier(account_id uuid, id_type text, value text)
     RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE

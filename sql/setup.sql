@@ -20,7 +20,7 @@ SELECT p.oid::regprocedure AS function,
   FROM pg_proc p
  WHERE p.pronamespace = 'accounts'::regnamespace
    AND p.proname IN ('find_or_create_account', 'find_account', 'normalize_identifier')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 
 \d accounts.identifiers
 \d accounts.accounts
