@@ -1,0 +1,83 @@
+# Upgrades: installing 1.0 and running ALTER EXTENSION account UPDATE gives
+# exactly what a fresh install of the current version gives, compared
+# through the catalogs.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE upgraded');
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('upgraded', q{CREATE EXTENSION account VERSION '1.0'});
+is($node->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
+	'1.0', 'installed 1.0');
+$node->safe_psql('upgraded', 'ALTER EXTENSION account UPDATE');
+$node->safe_psql('fresh', 'CREATE EXTENSION account');
+
+# Every object of the extension and its definition, without OIDs.
+my $catalog_sql = q{
+	SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+	  SELECT 'extension ' || extversion || ' ' || extrelocatable || ' ' || extnamespace::regnamespace
+	         || ' config ' || coalesce((SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text)
+	                                      FROM unnest(extconfig) c), '')
+	         || ' filters ' || coalesce(array_to_string(extcondition, ' | '), '') AS line
+	    FROM pg_extension WHERE extname = 'account'
+	  UNION ALL
+	  SELECT 'member ' || pg_describe_object(classid, objid, objsubid)
+	    FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+	     AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'account')
+	  UNION ALL
+	  SELECT 'function ' || p.oid::regprocedure || ' ' || pg_get_functiondef(p.oid)
+	         || ' acl ' || coalesce(p.proacl::text, 'default')
+	         || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '')
+	    FROM pg_proc p WHERE p.pronamespace = 'accounts'::regnamespace AND p.prokind <> 'a'
+	  UNION ALL
+	  SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+	         || ' notnull ' || a.attnotnull || ' collation ' || coalesce(co.collname, '-')
+	         || ' default ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+	    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+	    LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
+	   WHERE c.relnamespace = 'accounts'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+	  UNION ALL
+	  SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' acl ' || coalesce(c.relacl::text, 'default')
+	         || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '')
+	    FROM pg_class c WHERE c.relnamespace = 'accounts'::regnamespace
+	  UNION ALL
+	  SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+	    FROM pg_constraint WHERE connamespace = 'accounts'::regnamespace
+	  UNION ALL
+	  SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index
+	   WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'accounts'::regnamespace)
+	  UNION ALL
+	  SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t
+	   WHERE t.tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'accounts'::regnamespace)
+	     AND NOT t.tgisinternal  -- foreign-key triggers: named by OID, covered by the constraints
+	  UNION ALL
+	  SELECT 'row ' || name FROM accounts.account_types
+	  UNION ALL
+	  SELECT 'row ' || account_type || '/' || name || '/' || kind || '/' || case_sensitive FROM accounts.identifier_types
+	) s};
+
+my $upgraded = $node->safe_psql('upgraded', $catalog_sql);
+my $fresh = $node->safe_psql('fresh', $catalog_sql);
+like($fresh, qr/function accounts.find_or_create_account\(text,text,text\)/, 'the comparison covers the functions');
+like($fresh, qr/index CREATE UNIQUE INDEX identifiers_pkey/, 'the comparison covers the indexes');
+is($node->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
+	$node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
+	'same version after the update');
+is($upgraded, $fresh, '1.0 + ALTER EXTENSION UPDATE matches a fresh install');
+
+# and the updated extension works
+is( $node->safe_psql(
+		'upgraded', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'after-update')}),
+	't', 'find_or_create_account works after the update');
+
+$node->stop;
+done_testing();
