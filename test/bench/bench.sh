@@ -16,7 +16,7 @@ export PGPORT=${BENCH_PGPORT:-5499}
 start_cluster
 as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" PGDATABASE=postgres \
     BENCH_SMOKE="${BENCH_SMOKE:-}" BENCH_OUT="$WORK/results.md" \
-    python3 "$ROOT/test/bench/bench.py"
+    /usr/bin/python3 "$ROOT/test/bench/bench.py"
 if [ -z "${BENCH_SMOKE:-}" ] && [ -w "$ROOT/test/bench" ]; then
     mkdir -p "$ROOT/test/bench/out" && cp "$WORK/results.md" "$ROOT/test/bench/out/results.md"
     echo "(saved to test/bench/out/results.md)"
