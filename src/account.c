@@ -264,9 +264,6 @@ find_or_create_result(FunctionCallInfo fcinfo, CallState *state,
 	IdentKey	key;
 	pg_uuid_t	account_id;
 	bool		created;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-	pg_uuid_t  *result_id;
 	IdentSession session;
 
 	make_key(fcinfo, state, &key, type, id_type, value);
@@ -275,11 +272,56 @@ find_or_create_result(FunctionCallInfo fcinfo, CallState *state,
 	ident_session_close(&session);
 
 	MemoryContextSwitchTo(caller_cxt);
-	result_id = palloc(sizeof(pg_uuid_t));
-	*result_id = account_id;
+	return account_result_row(state, &account_id, created);
+}
+
+/*
+ * The (account_id uuid, created boolean) row, built in the current
+ * (the caller's) memory context.
+ */
+Datum
+account_result_row(CallState *state, const pg_uuid_t *account_id, bool created)
+{
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	pg_uuid_t  *result_id = palloc(sizeof(pg_uuid_t));
+
+	*result_id = *account_id;
 	values[0] = UUIDPGetDatum(result_id);
 	values[1] = BoolGetDatum(created);
 	return HeapTupleGetDatum(heap_form_tuple(state->result_desc, values, nulls));
+}
+
+/* 22004 for the first NULL of the arguments (type, id_type, value). */
+static void
+check_key_args(FunctionCallInfo fcinfo)
+{
+	static const char *const names[3] = {"type", "id_type", "value"};
+
+	for (int i = 0; i < 3; i++)
+		if (PG_ARGISNULL(i))
+			raise_null_argument(names[i]);
+}
+
+/*
+ * The fields of an accounts.identifier; returns the name of the first NULL
+ * one ("identifier.id_type", ...), or NULL when both are present.
+ */
+const char *
+identifier_fields(HeapTupleHeader ident, text **id_type, text **value)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = GetAttributeByNum(ident, 1, &isnull);
+	if (isnull)
+		return "identifier.id_type";
+	*id_type = DatumGetTextPP(d);
+	d = GetAttributeByNum(ident, 2, &isnull);
+	if (isnull)
+		return "identifier.value";
+	*value = DatumGetTextPP(d);
+	return NULL;
 }
 
 /*
@@ -292,13 +334,7 @@ account_find_or_create(PG_FUNCTION_ARGS)
 	CallState  *state = begin_call(fcinfo, true);
 	MemoryContext caller_cxt;
 
-	if (PG_ARGISNULL(0))
-		raise_null_argument("type");
-	if (PG_ARGISNULL(1))
-		raise_null_argument("id_type");
-	if (PG_ARGISNULL(2))
-		raise_null_argument("value");
-
+	check_key_args(fcinfo);
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	return find_or_create_result(fcinfo, state, caller_cxt,
 								 PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
@@ -314,10 +350,9 @@ account_find_or_create_ident(PG_FUNCTION_ARGS)
 {
 	CallState  *state = begin_call(fcinfo, true);
 	MemoryContext caller_cxt;
-	HeapTupleHeader ident;
-	bool		isnull;
-	Datum		id_type;
-	Datum		value;
+	text	   *id_type = NULL;
+	text	   *value = NULL;
+	const char *null_field;
 
 	if (PG_ARGISNULL(0))
 		raise_null_argument("type");
@@ -325,17 +360,11 @@ account_find_or_create_ident(PG_FUNCTION_ARGS)
 		raise_null_argument("identifier");
 
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
-	ident = PG_GETARG_HEAPTUPLEHEADER(1);
-	id_type = GetAttributeByNum(ident, 1, &isnull);
-	if (isnull)
-		raise_null_argument("identifier.id_type");
-	value = GetAttributeByNum(ident, 2, &isnull);
-	if (isnull)
-		raise_null_argument("identifier.value");
-
+	null_field = identifier_fields(PG_GETARG_HEAPTUPLEHEADER(1), &id_type, &value);
+	if (null_field)
+		raise_null_argument(null_field);
 	return find_or_create_result(fcinfo, state, caller_cxt,
-								 PG_GETARG_TEXT_PP(0),
-								 DatumGetTextPP(id_type), DatumGetTextPP(value));
+								 PG_GETARG_TEXT_PP(0), id_type, value);
 }
 
 /*
@@ -352,13 +381,7 @@ account_find(PG_FUNCTION_ARGS)
 	pg_uuid_t  *result;
 	bool		found;
 
-	if (PG_ARGISNULL(0))
-		raise_null_argument("type");
-	if (PG_ARGISNULL(1))
-		raise_null_argument("id_type");
-	if (PG_ARGISNULL(2))
-		raise_null_argument("value");
-
+	check_key_args(fcinfo);
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	make_key(fcinfo, state, &key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
 			 PG_GETARG_TEXT_PP(2));

@@ -109,6 +109,10 @@ extern void resolve_types(FunctionCallInfo fcinfo, CallState *state,
 						  IdentKey *key, text *type, text *id_type);
 extern void make_key(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
 					 text *type, text *id_type, text *value);
+extern Datum account_result_row(CallState *state, const pg_uuid_t *account_id,
+								bool created);
+extern const char *identifier_fields(HeapTupleHeader ident, text **id_type,
+									 text **value);
 
 /* normalize glue, account.c */
 extern char *account_normalize_value(const char *account_type,

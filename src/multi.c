@@ -115,10 +115,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	LOCKTAG    *tags;
 	IdentSession session;
 	pg_uuid_t	account_id;
-	pg_uuid_t  *result_id;
 	bool		created = false;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	if (PG_ARGISNULL(0))
 		raise_null_argument("type");
@@ -259,11 +256,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	ident_session_close(&session);
 
 	MemoryContextSwitchTo(caller_cxt);
-	result_id = palloc(sizeof(pg_uuid_t));
-	*result_id = account_id;
-	values[0] = UUIDPGetDatum(result_id);
-	values[1] = BoolGetDatum(created);
-	return HeapTupleGetDatum(heap_form_tuple(state->result_desc, values, nulls));
+	return account_result_row(state, &account_id, created);
 }
 
 /*

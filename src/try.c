@@ -158,25 +158,18 @@ account_try_find_or_create_ident(PG_FUNCTION_ARGS)
 {
 	CallState  *state = begin_call(fcinfo, true);
 	MemoryContext caller_cxt;
-	HeapTupleHeader ident;
-	bool		isnull;
-	Datum		id_type;
-	Datum		value;
+	text	   *id_type = NULL;
+	text	   *value = NULL;
+	const char *null_field;
 
 	if (PG_ARGISNULL(0))
 		return null_argument_row(state, "type");
 	if (PG_ARGISNULL(1))
 		return null_argument_row(state, "identifier");
-
-	ident = PG_GETARG_HEAPTUPLEHEADER(1);
-	id_type = GetAttributeByNum(ident, 1, &isnull);
-	if (isnull)
-		return null_argument_row(state, "identifier.id_type");
-	value = GetAttributeByNum(ident, 2, &isnull);
-	if (isnull)
-		return null_argument_row(state, "identifier.value");
+	null_field = identifier_fields(PG_GETARG_HEAPTUPLEHEADER(1), &id_type, &value);
+	if (null_field)
+		return null_argument_row(state, null_field);
 
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
-	return try_attempt(fcinfo, state, caller_cxt, PG_GETARG_TEXT_PP(0),
-					   DatumGetTextPP(id_type), DatumGetTextPP(value));
+	return try_attempt(fcinfo, state, caller_cxt, PG_GETARG_TEXT_PP(0), id_type, value);
 }
