@@ -30,7 +30,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def connect():
-    return psycopg.connect(autocommit=True)
+    # prepare_threshold=None: psycopg would otherwise server-prepare repeated
+    # statements, and its plan cache would show up in the memory measurement
+    return psycopg.connect(autocommit=True, prepare_threshold=None)
 
 
 def ms(conn, stmt):
@@ -292,20 +294,24 @@ def bench_memory():
     statement and at the end."""
     log(f"memory: {MEM_CALLS} calls in one session")
     per_stmt = min(MEM_CALLS, 1_000_000)
-    ctx_sql = "SELECT sum(total_bytes) FROM pg_backend_memory_contexts"
+    ctx_sql = "SELECT name, sum(total_bytes) FROM pg_backend_memory_contexts GROUP BY name"
     with connect() as c:
         pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
         stmt = f"""SELECT count((f).account_id) FROM (SELECT
                    accounts.find_or_create_account('user', 'reference_id', 'hit-' || (n % {HIT_N} + 1)) AS f
                    FROM generate_series(1, {per_stmt}) n) s"""
         c.execute(stmt)  # warm caches
-        ctx_start = c.execute(ctx_sql).fetchone()[0]
+        c.execute(ctx_sql).fetchall()  # and the measuring query itself
+        start = dict(c.execute(ctx_sql).fetchall())
         rss_start = rss_anon_kb(pid)
         for _ in range(MEM_CALLS // per_stmt):
             c.execute(stmt)
-        ctx_end = c.execute(ctx_sql).fetchone()[0]
+        end = dict(c.execute(ctx_sql).fetchall())
         rss_end = rss_anon_kb(pid)
-    return ctx_start / 2**20, ctx_end / 2**20, rss_start / 1024.0, rss_end / 1024.0
+    changed = {n: (end.get(n, 0) - start.get(n, 0)) for n in set(start) | set(end)
+               if end.get(n, 0) != start.get(n, 0)}
+    return (sum(start.values()) / 2**20, sum(end.values()) / 2**20,
+            rss_start / 1024.0, rss_end / 1024.0, changed)
 
 
 def machine():
@@ -377,9 +383,10 @@ def main():
         p(f"| {BULK_N:,} new in one transaction, {case} | {created:,} created in {secs:.1f} s, "
           f"backend peak +{peak:.0f} MiB | – | {bulk['peer'] if case == 'per-row calls' else '–'} | – "
           f"| succeeds: {verdict(created == BULK_N)} |")
+    changed = ", ".join(f"{n} {d / 1024:+.0f} KiB" for n, d in sorted(mem[4].items())) or "none"
     p(f"| memory, {MEM_CALLS:,} calls in one session | memory contexts {mem[0]:.2f} MiB after warm-up, "
-      f"{mem[1]:.2f} MiB at the end (process RssAnon {mem[2]:.1f} → {mem[3]:.1f} MiB) | – | – | – "
-      f"| contexts end = start: {verdict(mem[1] <= mem[0])} |")
+      f"{mem[1]:.2f} MiB at the end (changed: {changed}; process RssAnon {mem[2]:.1f} → {mem[3]:.1f} MiB) "
+      f"| – | – | – | contexts end = start: {verdict(mem[1] <= mem[0])} |")
     text = "\n".join(lines)
     print(text)
     out = os.environ.get("BENCH_OUT")
