@@ -289,11 +289,18 @@ ident_unlock(const LOCKTAG *tag)
 	LockRelease(tag, ExclusiveLock, false);
 }
 
-/* Step 3a's wait, after the caller released its advisory locks. */
+/*
+ * Step 3a's wait, after the caller released its advisory locks.  The slot
+ * still holds the in-progress row that ident_probe_locked() found; its TID
+ * goes into the wait's error context ("while inserting index tuple ...").
+ */
 void
 ident_wait(IdentSession *s, TransactionId xwait)
 {
-	XactLockTableWait(xwait, s->ident_heap, NULL, XLTW_InsertIndex);
+	if (ItemPointerIsValid(&s->slot->tts_tid))
+		XactLockTableWait(xwait, s->ident_heap, &s->slot->tts_tid, XLTW_InsertIndex);
+	else
+		XactLockTableWait(xwait, NULL, NULL, XLTW_None);
 }
 
 /*
