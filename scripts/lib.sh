@@ -41,7 +41,7 @@ BASE_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libicu-dev p
 
 # build_and_install [CFLAGS]: warning-free build, installed into PostgreSQL.
 build_and_install() {
-    local cflags=${1:-"-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror"}
+    local cflags=${1:-"-Wall -Wextra -Werror"}
     log "building the extension (PG_CFLAGS=$cflags)"
     make -C "$ROOT" -s clean >/dev/null
     make -C "$ROOT" -s PG_CFLAGS="$cflags" >/dev/null
