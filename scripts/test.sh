@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 ensure_packages "${BASE_PACKAGES[@]}" libipc-run-perl clang libclang-rt-14-dev \
-    pgbouncer python3-psycopg postgresql-client-$PG_MAJOR
+    pgbouncer python3-psycopg postgresql-client-$PG_MAJOR valgrind libpq-dev
 build_and_install
 start_cluster
 
@@ -65,6 +65,7 @@ run_step "isolation specs (test/specs/)" installcheck isolation
 run_step "TAP tests (test/t/)" installcheck tap
 [ -x "$SRC/test/unit/run.sh" ] && run_step "normalizer unit tests" as_pg "$SRC/test/unit/run.sh"
 [ -x "$SRC/test/fuzz/run.sh" ] && run_step "normalizer fuzzing (smoke)" as_pg "$SRC/test/fuzz/run.sh" 10
+[ -x "$SRC/test/valgrind/run.sh" ] && run_step "pg_regress suite under valgrind memcheck" as_pg "$SRC/test/valgrind/run.sh"
 [ -x "$SRC/test/bench/bench.sh" ] && run_step "benchmark (smoke mode)" as_pg env BENCH_SMOKE=1 ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
 
 echo
