@@ -268,7 +268,7 @@ find_or_create_result(FunctionCallInfo fcinfo, CallState *state,
 
 	make_key(fcinfo, state, &key, type, id_type, value);
 	ident_session_open(&session, true);
-	created = ident_find_or_create(&session, &key, &account_id);
+	created = ident_find_or_create(&session, &key, NULL, &account_id);
 	ident_session_close(&session);
 
 	MemoryContextSwitchTo(caller_cxt);

@@ -143,7 +143,7 @@ extern void ident_session_open(IdentSession *s, bool for_write);
 extern void ident_session_close(IdentSession *s);
 extern bool ident_lookup(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id);
 extern bool ident_find_or_create(IdentSession *s, const IdentKey *key,
-								 pg_uuid_t *account_id);
+								 const pg_uuid_t *attach_to, pg_uuid_t *account_id);
 
 /* lookup.c: the protocol's building blocks (see the comment there) */
 typedef enum ProbeResult

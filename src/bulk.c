@@ -166,7 +166,7 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(row_cxt);
 		key.value = packed.data + items[i].offset;
 		key.value_d = CStringGetTextDatum(key.value);
-		items[i].created = ident_find_or_create(&session, &key, &items[i].account_id);
+		items[i].created = ident_find_or_create(&session, &key, NULL, &items[i].account_id);
 		MemoryContextSwitchTo(keys_cxt);
 		MemoryContextReset(row_cxt);
 	}

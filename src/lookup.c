@@ -412,11 +412,14 @@ ident_account_type_of(IdentSession *s, const pg_uuid_t *account_id)
 }
 
 /*
- * find_or_create_account: the protocol in the header comment.  Returns true
- * if this call created the account.
+ * find_or_create_account: the protocol in the header comment.  In step 3c
+ * the identifier goes to a new account, or, when attach_to is given
+ * (add_identifier), to that existing account.  *account_id is the owner of
+ * the identifier afterwards.  Returns true if this call wrote the row.
  */
 bool
-ident_find_or_create(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
+ident_find_or_create(IdentSession *s, const IdentKey *key,
+					 const pg_uuid_t *attach_to, pg_uuid_t *account_id)
 {
 	LOCKTAG		tag;
 
@@ -442,7 +445,10 @@ ident_find_or_create(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id
 		{
 			case PROBE_NONE:
 				/* 3c: the account row first, then its identifier */
-				ident_insert_account(s, key, account_id);
+				if (attach_to)
+					*account_id = *attach_to;
+				else
+					ident_insert_account(s, key, account_id);
 				ident_insert_identifier(s, key, account_id);
 				ident_unlock(&tag);
 				return true;

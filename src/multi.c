@@ -264,8 +264,8 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
  *   RETURNS boolean
  *
  * true: attached; false: the account already has it; 23505: another
- * account has it; 42704: no such account.  Same protocol as a single
- * find-or-create, with "attach to this account" in place of "create".
+ * account has it; 42704: no such account.  The find-or-create protocol,
+ * attaching to this account where it would create one.
  */
 Datum
 account_add_identifier(PG_FUNCTION_ARGS)
@@ -277,7 +277,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 	IdentKey	key;
 	char	   *account_type;
 	pg_uuid_t	owner;
-	bool		added = false;
+	bool		added;
 
 	if (PG_ARGISNULL(0))
 		raise_null_argument("account_id");
@@ -298,31 +298,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 	make_key(fcinfo, state, &key, cstring_to_text(account_type),
 			 PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
 
-	for (;;)
-	{
-		LOCKTAG		tag;
-		TransactionId xwait;
-		ProbeResult r;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ident_lookup(&session, &key, &owner))
-			break;
-		ident_check_writable(&key);
-		ident_lock(&key, &tag);
-		r = ident_probe_locked(&session, &key, &owner, &xwait);
-		if (r == PROBE_NONE)
-		{
-			ident_insert_identifier(&session, &key, account_id);
-			ident_unlock(&tag);
-			added = true;
-			owner = *account_id;
-			break;
-		}
-		ident_unlock(&tag);
-		if (r == PROBE_FOUND)
-			break;
-		ident_wait(&session, xwait);
-	}
+	added = ident_find_or_create(&session, &key, account_id, &owner);
 	ident_session_close(&session);
 
 	if (!added && memcmp(&owner, account_id, sizeof(pg_uuid_t)) != 0)

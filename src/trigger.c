@@ -171,7 +171,7 @@ account_assign_account(PG_FUNCTION_ARGS)
 											&key.type, raw);
 		key.value_d = CStringGetTextDatum(key.value);
 		ident_session_open(&session, true);
-		(void) ident_find_or_create(&session, &key, &account_id);
+		(void) ident_find_or_create(&session, &key, NULL, &account_id);
 		ident_session_close(&session);
 		MemoryContextSwitchTo(caller_cxt);
 

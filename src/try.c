@@ -93,7 +93,7 @@ try_attempt(FunctionCallInfo fcinfo, CallState *state, MemoryContext caller_cxt,
 
 		make_key(fcinfo, state, &key, type, id_type, value);
 		ident_session_open(&session, true);
-		created = ident_find_or_create(&session, &key, &account_id);
+		created = ident_find_or_create(&session, &key, NULL, &account_id);
 		ident_session_close(&session);
 
 		ReleaseCurrentSubTransaction();
