@@ -9,6 +9,54 @@
 -- depends on the caller's search_path.
 
 /*
+ * A schema "accounts" that exists already is used by CREATE EXTENSION as it
+ * is.  If another role owns it, or may create objects in it, that role
+ * could place functions there that the SECURITY DEFINER functions below
+ * would run with the installing superuser's rights.  Refuse it.
+ */
+DO $guard$
+DECLARE
+    owner_ok boolean;
+    creators text;
+BEGIN
+    SELECT n.nspowner OPERATOR(pg_catalog.=) r.oid INTO owner_ok
+      FROM pg_catalog.pg_namespace n, pg_catalog.pg_roles r
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'accounts'
+       AND r.rolname OPERATOR(pg_catalog.=) CURRENT_USER;
+    IF NOT owner_ok THEN
+        RAISE EXCEPTION 'schema "accounts" is owned by role %, not by %',
+            (SELECT n.nspowner::pg_catalog.regrole FROM pg_catalog.pg_namespace n
+              WHERE n.nspname OPERATOR(pg_catalog.=) 'accounts'), CURRENT_USER
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The extension installs SECURITY DEFINER functions into it; its owner could change what they run.',
+                  HINT = 'Drop the schema (or ALTER SCHEMA accounts OWNER TO the installing superuser) and run CREATE EXTENSION account again.';
+    END IF;
+    SELECT pg_catalog.string_agg(a.grantee::pg_catalog.regrole::text, ', ') INTO creators
+      FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'accounts'
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
+    IF creators IS NOT NULL THEN
+        RAISE EXCEPTION 'other roles may create objects in schema "accounts": %', creators
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'REVOKE CREATE ON SCHEMA accounts FROM them, then run CREATE EXTENSION account again.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
+                WHERE c.relnamespace OPERATOR(pg_catalog.=) n.oid AND n.nspname OPERATOR(pg_catalog.=) 'accounts')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p, pg_catalog.pg_namespace n
+                   WHERE p.pronamespace OPERATOR(pg_catalog.=) n.oid AND n.nspname OPERATOR(pg_catalog.=) 'accounts')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t, pg_catalog.pg_namespace n
+                   WHERE t.typnamespace OPERATOR(pg_catalog.=) n.oid AND n.nspname OPERATOR(pg_catalog.=) 'accounts')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_operator o, pg_catalog.pg_namespace n
+                   WHERE o.oprnamespace OPERATOR(pg_catalog.=) n.oid AND n.nspname OPERATOR(pg_catalog.=) 'accounts') THEN
+        RAISE EXCEPTION 'schema "accounts" is not empty'
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'The extension needs a schema of its own: move those objects elsewhere, or drop the schema, and run CREATE EXTENSION account again.';
+    END IF;
+END
+$guard$;
+
+/*
  * Registries.
  *
  * Names are short lowercase identifiers, so that they fit comfortably in the
@@ -37,7 +85,9 @@ CREATE TABLE accounts.identifier_types (
     CONSTRAINT identifier_types_name_check
         CHECK (name OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
     CONSTRAINT identifier_types_kind_check
-        CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'email', 'phone']))
+        CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'email', 'phone'])),
+    CONSTRAINT identifier_types_case_check
+        CHECK (NOT case_sensitive OR kind OPERATOR(pg_catalog.=) 'text')
 );
 COMMENT ON TABLE accounts.identifier_types IS
     'Kinds of identifier per account type; reference_id exists for every account type';
@@ -79,19 +129,68 @@ COMMENT ON TABLE accounts.identifiers IS
 
 /*
  * Registry changes must reach every backend's cache of identifier types
- * (src/catalog.c).  This trigger turns any change into a relcache
- * invalidation of the registry tables, delivered at commit.
+ * (src/catalog.c).  These triggers turn any change into a relcache
+ * invalidation of the registry tables, delivered at commit.  They are row
+ * triggers (plus one for TRUNCATE) set to ENABLE ALWAYS, because a
+ * logical-replication apply worker fires only row triggers, and only
+ * ALWAYS or REPLICA ones: a subscriber's caches must not go stale.
  */
 CREATE FUNCTION accounts.registry_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'account_registry_changed'
     LANGUAGE C;
 
 CREATE TRIGGER account_types_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON accounts.account_types
+    AFTER INSERT OR UPDATE OR DELETE ON accounts.account_types
+    FOR EACH ROW EXECUTE FUNCTION accounts.registry_changed();
+CREATE TRIGGER account_types_truncated
+    AFTER TRUNCATE ON accounts.account_types
     FOR EACH STATEMENT EXECUTE FUNCTION accounts.registry_changed();
 CREATE TRIGGER identifier_types_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON accounts.identifier_types
+    AFTER INSERT OR UPDATE OR DELETE ON accounts.identifier_types
+    FOR EACH ROW EXECUTE FUNCTION accounts.registry_changed();
+CREATE TRIGGER identifier_types_truncated
+    AFTER TRUNCATE ON accounts.identifier_types
     FOR EACH STATEMENT EXECUTE FUNCTION accounts.registry_changed();
+ALTER TABLE accounts.account_types ENABLE ALWAYS TRIGGER account_types_changed;
+ALTER TABLE accounts.account_types ENABLE ALWAYS TRIGGER account_types_truncated;
+ALTER TABLE accounts.identifier_types ENABLE ALWAYS TRIGGER identifier_types_changed;
+ALTER TABLE accounts.identifier_types ENABLE ALWAYS TRIGGER identifier_types_truncated;
+
+/*
+ * Logical replication of the registries: every database that has the
+ * extension already holds the seeded rows (account type "user" and the
+ * reference_id type of each account type), so a subscriber's initial copy
+ * and later inserts of those rows would fail on the primary key forever.
+ * This REPLICA trigger, which fires only in replication workers, skips an
+ * incoming row that is already there.
+ */
+CREATE FUNCTION accounts.skip_existing_registry_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'account_types' THEN
+        PERFORM 1 FROM accounts.account_types t WHERE t.name OPERATOR(pg_catalog.=) NEW.name;
+    ELSE
+        PERFORM 1 FROM accounts.identifier_types t
+         WHERE t.account_type OPERATOR(pg_catalog.=) NEW.account_type
+           AND t.name OPERATOR(pg_catalog.=) NEW.name;
+    END IF;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER account_types_replicated
+    BEFORE INSERT ON accounts.account_types
+    FOR EACH ROW EXECUTE FUNCTION accounts.skip_existing_registry_row();
+CREATE TRIGGER identifier_types_replicated
+    BEFORE INSERT ON accounts.identifier_types
+    FOR EACH ROW EXECUTE FUNCTION accounts.skip_existing_registry_row();
+ALTER TABLE accounts.account_types ENABLE REPLICA TRIGGER account_types_replicated;
+ALTER TABLE accounts.identifier_types ENABLE REPLICA TRIGGER identifier_types_replicated;
 
 /* reference_id exists for every account type, including ones added later. */
 CREATE FUNCTION accounts.add_reference_id() RETURNS trigger
@@ -205,32 +304,24 @@ COMMENT ON FUNCTION accounts.normalize_identifier(text, text, text) IS
  * needs no privilege on the tables.  Every name is schema-qualified,
  * operators are written OPERATOR(pg_catalog.x), and search_path is pinned
  * to pg_catalog, pg_temp (pg_temp last, so no temporary object can
- * shadow anything).
+ * shadow anything).  Their bodies call no function of schema "accounts"
+ * (whose resolution another role with CREATE on the schema could steer
+ * with an overload) except accounts.normalize_identifier with arguments of
+ * its exact types, and nothing unqualified outside pg_catalog.
  *
  * The C functions need no SECURITY DEFINER: they read and write the tables
  * through the table and index access methods, which check no table
  * privileges, and resolve every object by OID.  EXECUTE on the function is
  * the whole permission, and it is revoked from PUBLIC below.
  */
-CREATE FUNCTION accounts.raise_if_null(arg anyelement, name text) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    IF arg IS NULL THEN
-        RAISE EXCEPTION 'argument "%" must not be null', name
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Pass a value for every argument.';
-    END IF;
-END
-$$;
-
 CREATE FUNCTION accounts.create_account_type(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM accounts.raise_if_null(create_account_type.name, 'name');
+    IF create_account_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
     IF create_account_type.name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
         RAISE EXCEPTION 'invalid account type name "%"', create_account_type.name
             USING ERRCODE = 'invalid_parameter_value',
@@ -254,14 +345,29 @@ CREATE FUNCTION accounts.create_identifier_type(account_type text, name text,
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM accounts.raise_if_null(create_identifier_type.account_type, 'account_type');
-    PERFORM accounts.raise_if_null(create_identifier_type.name, 'name');
-    PERFORM accounts.raise_if_null(create_identifier_type.kind, 'kind');
-    PERFORM accounts.raise_if_null(create_identifier_type.case_sensitive, 'case_sensitive');
+    IF create_identifier_type.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_identifier_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_identifier_type.kind IS NULL THEN
+        RAISE EXCEPTION 'argument "kind" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_identifier_type.case_sensitive IS NULL THEN
+        RAISE EXCEPTION 'argument "case_sensitive" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
     IF create_identifier_type.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['text', 'email', 'phone']) THEN
         RAISE EXCEPTION 'unknown identifier kind "%"', create_identifier_type.kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The kinds are text, email and phone.';
+    END IF;
+    IF create_identifier_type.case_sensitive
+       AND create_identifier_type.kind OPERATOR(pg_catalog.<>) 'text' THEN
+        RAISE EXCEPTION 'identifier kind "%" cannot be case-sensitive', create_identifier_type.kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Email addresses are always compared without case; phone numbers have no case.',
+                  HINT = 'Omit case_sensitive, or use kind text for a case-sensitive identifier.';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM accounts.account_types t
                     WHERE t.name OPERATOR(pg_catalog.=) create_identifier_type.account_type) THEN
@@ -290,47 +396,64 @@ COMMENT ON FUNCTION accounts.create_identifier_type(text, text, text, boolean) I
     'Register an identifier type (kind text, email or phone) for an account type';
 
 /*
- * Dropping takes a SHARE lock on accounts.identifiers: it waits for every
- * transaction that may be creating identifiers (they hold ROW EXCLUSIVE)
- * and keeps new ones out until it commits, so "not in use" stays true.
- * The check scans the table; dropping is a rare administrative step.
+ * Dropping a type: the protocol of src/lookup.c ("ROW LOCKS").  Every C
+ * creator holds the identifier_types row of the type it creates FOR KEY
+ * SHARE until it ends, as a foreign-key check would.  A drop locks the
+ * row(s) FOR UPDATE, which waits for the creators in progress and keeps
+ * new ones out, then looks for users and deletes.  No table lock is taken,
+ * so a drop waiting for a long transaction never blocks finding or
+ * creating accounts of other types, and never blocks finding at all.
+ *
+ * Under READ COMMITTED the search for users runs after the lock, with a
+ * snapshot that sees every creator that committed before it.  Under
+ * REPEATABLE READ it may not; the DELETE's own foreign-key check (which
+ * PostgreSQL runs with a current snapshot) then finds them, and its
+ * 23503 is reported as "in use" like the search's.  The search scans
+ * accounts.identifiers: dropping is a rare administrative step.
  */
 CREATE FUNCTION accounts.drop_identifier_type(account_type text, name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    in_use bigint;
 BEGIN
-    PERFORM accounts.raise_if_null(drop_identifier_type.account_type, 'account_type');
-    PERFORM accounts.raise_if_null(drop_identifier_type.name, 'name');
+    IF drop_identifier_type.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF drop_identifier_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
     IF drop_identifier_type.name OPERATOR(pg_catalog.=) 'reference_id' THEN
         RAISE EXCEPTION 'identifier type "reference_id" cannot be dropped'
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = 'reference_id exists for every account type.';
+                  DETAIL = 'reference_id exists for every account type.',
+                  HINT = 'Drop the account type instead, with accounts.drop_account_type().';
     END IF;
-    LOCK TABLE accounts.identifiers IN SHARE MODE;
-    IF NOT EXISTS (SELECT 1 FROM accounts.identifier_types t
-                    WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
-                      AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name) THEN
+    PERFORM 1 FROM accounts.identifier_types t
+     WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+       AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name
+       FOR UPDATE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'identifier type "%" does not exist for account type "%"',
                         drop_identifier_type.name, drop_identifier_type.account_type
             USING ERRCODE = 'undefined_object',
                   HINT = 'List identifier types with SELECT * FROM accounts.identifier_types.';
     END IF;
-    SELECT pg_catalog.count(*) INTO in_use FROM accounts.identifiers i
-     WHERE i.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
-       AND i.id_type OPERATOR(pg_catalog.=) drop_identifier_type.name;
-    IF in_use OPERATOR(pg_catalog.>) 0 THEN
+    BEGIN
+        IF EXISTS (SELECT 1 FROM accounts.identifiers i
+                    WHERE i.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+                      AND i.id_type OPERATOR(pg_catalog.=) drop_identifier_type.name) THEN
+            RAISE foreign_key_violation;
+        END IF;
+        DELETE FROM accounts.identifier_types t
+         WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+           AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name;
+    EXCEPTION WHEN foreign_key_violation THEN
         RAISE EXCEPTION 'identifier type "%" of account type "%" is in use',
                         drop_identifier_type.name, drop_identifier_type.account_type
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = pg_catalog.format('%s identifiers have this type.', in_use),
+                  DETAIL = 'Identifiers of this type exist.',
                   HINT = 'Remove them first with accounts.remove_identifier().';
-    END IF;
-    DELETE FROM accounts.identifier_types t
-     WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
-       AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name;
+    END;
 END
 $$;
 COMMENT ON FUNCTION accounts.drop_identifier_type(text, text) IS
@@ -341,35 +464,53 @@ CREATE FUNCTION accounts.drop_account_type(name text) RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM accounts.raise_if_null(drop_account_type.name, 'name');
+    IF drop_account_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
     IF drop_account_type.name OPERATOR(pg_catalog.=) 'user' THEN
         RAISE EXCEPTION 'account type "user" cannot be dropped'
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = 'It is the default account type.';
     END IF;
-    LOCK TABLE accounts.accounts IN SHARE MODE;
-    IF NOT EXISTS (SELECT 1 FROM accounts.account_types t
-                    WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name) THEN
+    -- the account type first (create_identifier_type's foreign-key check
+    -- holds it FOR KEY SHARE), then every identifier type of it, which
+    -- creators of its accounts hold
+    PERFORM 1 FROM accounts.account_types t
+     WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name
+       FOR UPDATE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'account type "%" does not exist', drop_account_type.name
             USING ERRCODE = 'undefined_object',
                   HINT = 'List account types with SELECT name FROM accounts.account_types.';
     END IF;
-    IF EXISTS (SELECT 1 FROM accounts.accounts a
-                WHERE a.account_type OPERATOR(pg_catalog.=) drop_account_type.name) THEN
+    PERFORM 1 FROM accounts.identifier_types t
+     WHERE t.account_type OPERATOR(pg_catalog.=) drop_account_type.name
+       FOR UPDATE;
+    BEGIN
+        IF EXISTS (SELECT 1 FROM accounts.accounts a
+                    WHERE a.account_type OPERATOR(pg_catalog.=) drop_account_type.name) THEN
+            RAISE foreign_key_violation;
+        END IF;
+        DELETE FROM accounts.account_types t WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name;
+    EXCEPTION WHEN foreign_key_violation THEN
         RAISE EXCEPTION 'account type "%" is in use', drop_account_type.name
             USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Accounts of this type exist.',
                   HINT = 'Delete its accounts first.';
-    END IF;
-    DELETE FROM accounts.account_types t WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name;
+    END;
 END
 $$;
 COMMENT ON FUNCTION accounts.drop_account_type(text) IS
     'Drop an account type that has no accounts (not user)';
 
 /*
- * Removing takes the account row's lock, so that two removals on one
- * account cannot both believe another identifier remains: an account
- * never loses its last identifier.
+ * Removing writes the account's row (an UPDATE that changes nothing but
+ * its row version, FOR NO KEY UPDATE strength, so attaching identifiers,
+ * which holds FOR KEY SHARE, is not blocked).  Two removals on one account
+ * are serialized by it: under READ COMMITTED the second waits and then
+ * counts with a fresh snapshot; under REPEATABLE READ it fails with 40001
+ * instead of counting with its old snapshot.  An account never loses its
+ * last identifier.
  */
 CREATE FUNCTION accounts.remove_identifier(account_id uuid, id_type text, value text)
     RETURNS boolean
@@ -380,18 +521,26 @@ DECLARE
     acc_type text;
     norm text;
 BEGIN
-    PERFORM accounts.raise_if_null(remove_identifier.account_id, 'account_id');
-    PERFORM accounts.raise_if_null(remove_identifier.id_type, 'id_type');
-    PERFORM accounts.raise_if_null(remove_identifier.value, 'value');
-    SELECT a.account_type INTO acc_type FROM accounts.accounts a
+    IF remove_identifier.account_id IS NULL THEN
+        RAISE EXCEPTION 'argument "account_id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF remove_identifier.id_type IS NULL THEN
+        RAISE EXCEPTION 'argument "id_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF remove_identifier.value IS NULL THEN
+        RAISE EXCEPTION 'argument "value" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    UPDATE accounts.accounts a SET id = a.id
      WHERE a.id OPERATOR(pg_catalog.=) remove_identifier.account_id
-       FOR UPDATE;
+    RETURNING a.account_type INTO acc_type;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'account % does not exist', remove_identifier.account_id
             USING ERRCODE = 'undefined_object',
                   HINT = 'Look accounts up with accounts.find_account().';
     END IF;
-    norm := accounts.normalize_identifier(acc_type, remove_identifier.id_type, remove_identifier.value);
+    norm := accounts.normalize_identifier(acc_type::pg_catalog.text,
+                                          remove_identifier.id_type::pg_catalog.text,
+                                          remove_identifier.value::pg_catalog.text);
     IF NOT EXISTS (SELECT 1 FROM accounts.identifiers i
                     WHERE i.value OPERATOR(pg_catalog.=) norm
                       AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
@@ -416,6 +565,20 @@ END
 $$;
 COMMENT ON FUNCTION accounts.remove_identifier(uuid, text, text) IS
     'Detach an identifier from its account: true if removed, false if the account did not have it';
+
+/*
+ * The shape check of src/catalog.c, at the end of any DDL command that can
+ * change a table: ALTER TABLE accounts.accounts ADD COLUMN ..., a trigger,
+ * a CHECK or deferrable constraint, a rule or row security on the tables
+ * the C code writes fail with 55000 instead of being silently bypassed.
+ */
+CREATE FUNCTION accounts.guard_tables() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'account_guard_tables'
+    LANGUAGE C;
+CREATE EVENT TRIGGER account_guard_tables ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX', 'ALTER INDEX', 'CREATE TRIGGER',
+                 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY')
+    EXECUTE FUNCTION accounts.guard_tables();
 
 /* Keep user data in dumps; the seeded rows are recreated by CREATE EXTENSION. */
 SELECT pg_catalog.pg_extension_config_dump('accounts.account_types',
@@ -443,5 +606,6 @@ REVOKE ALL ON FUNCTION accounts.create_account_type(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.create_identifier_type(text, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.drop_identifier_type(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.drop_account_type(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION accounts.raise_if_null(anyelement, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.skip_existing_registry_row() FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.guard_tables() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.add_reference_id() FROM PUBLIC;

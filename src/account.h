@@ -24,10 +24,15 @@
 #include "normalize.h"
 
 /*
- * First key of the extension's advisory locks (two-int4 form).  It spells
- * "ACCT"; pg_locks shows it as classid = 1094927188, objsubid = 2.
+ * The extension's key locks are advisory-type lock tags that the SQL
+ * functions cannot produce: pg_advisory_lock() and friends only ever set
+ * the fourth field to 1 (bigint key) or 2 (two int4 keys).  pg_locks shows
+ * ours as locktype advisory, classid = 1094927188 ("ACCT"),
+ * objsubid = 16707 ("AC").  No role, however unprivileged, can take or hold
+ * one from SQL, so nobody can squat on an identifier's lock.
  */
 #define ACCOUNT_LOCK_KEY1		0x41434354
+#define ACCOUNT_LOCK_FIELD4		0x4143
 
 /* Longest type names, and longest normalized value, that are accepted. */
 #define ACCOUNT_MAX_NAME_BYTES	63
@@ -38,12 +43,10 @@ typedef struct AccountRels
 {
 	Oid			namespace;
 	Oid			accounts;
-	Oid			accounts_pkey;
 	Oid			identifiers;
-	Oid			identifiers_pkey;
 	Oid			account_types;
 	Oid			identifier_types;
-	Oid			identifier_types_pkey;
+	/* no index OIDs: REINDEX CONCURRENTLY changes them (account_pkey_open) */
 	/* attribute numbers, looked up by name */
 	AttrNumber	acc_id;
 	AttrNumber	acc_type;
@@ -53,6 +56,8 @@ typedef struct AccountRels
 	AttrNumber	ident_value;
 	AttrNumber	ident_account_id;
 	AttrNumber	ident_created_at;
+	AttrNumber	itype_account_type;
+	AttrNumber	itype_name;
 	AttrNumber	itype_kind;
 	AttrNumber	itype_case_sensitive;
 } AccountRels;
@@ -79,6 +84,8 @@ typedef struct IdentKey
 
 /* catalog.c */
 extern const AccountRels *account_rels(void);
+extern Relation account_table_open(Oid relid, LOCKMODE lockmode);
+extern Relation account_pkey_open(Relation heap, LOCKMODE lockmode);
 extern uint64 account_cache_generation(void);
 extern void account_resolve_ident_type(const char *account_type,
 									   const char *id_type, IdentType *out);
@@ -163,7 +170,19 @@ extern void ident_insert_account(IdentSession *s, const IdentKey *key,
 								 pg_uuid_t *account_id);
 extern void ident_insert_identifier(IdentSession *s, const IdentKey *key,
 									const pg_uuid_t *account_id);
-extern char *ident_account_type_of(IdentSession *s, const pg_uuid_t *account_id);
+extern void ident_lock_types(IdentSession *s, const IdentKey *key);
+
+/* What ident_lock_account() found. */
+typedef enum AccountLockResult
+{
+	ACCOUNT_LOCKED,				/* KEY SHARE held; *account_type set */
+	ACCOUNT_MISSING,			/* no such account (or deleted meanwhile) */
+	ACCOUNT_WOULD_BLOCK			/* only when !wait */
+} AccountLockResult;
+
+extern AccountLockResult ident_lock_account(IdentSession *s,
+											const pg_uuid_t *account_id,
+											bool wait, char **account_type);
 
 /* uuidv7.c */
 extern void account_uuidv7(pg_uuid_t *uuid);

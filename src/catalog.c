@@ -15,6 +15,28 @@
  * their next transaction start or lock acquisition), this backend at the
  * end of the command or on rollback.  A generation counter keeps a lookup
  * that raced with an invalidation from caching what it read.
+ *
+ * Index OIDs are never cached: REINDEX CONCURRENTLY gives an index a new
+ * OID and drops the old one.  Callers open the table first (its lock makes
+ * us process pending invalidations, and REINDEX CONCURRENTLY waits for
+ * every holder of such a lock before it drops anything) and then take the
+ * primary key from the table's relcache entry (account_pkey_of()).
+ *
+ * THE SHAPE CHECK
+ * ===============
+ *
+ * The C code writes accounts.accounts and accounts.identifiers through the
+ * table access method, as logical replication's apply does, not through
+ * the executor's INSERT.  It sets every column itself and maintains every
+ * index, but it does not evaluate defaults, generated columns, CHECK
+ * constraints or deferred uniqueness, fire triggers, apply row-level
+ * security or rules.  Rather than write a row PostgreSQL would refuse or
+ * complete differently, it refuses to run on a table that has any of them:
+ * account_rels() checks the two tables whenever it (re)reads them, which
+ * every ALTER TABLE, CREATE INDEX/TRIGGER/RULE/POLICY causes through the
+ * relcache invalidation it sends, and raises 55000 naming what to undo.
+ * The event trigger accounts.guard_tables() runs the same check at the
+ * end of such a DDL command, so the command itself fails.
  */
 #include "account.h"
 
@@ -24,6 +46,8 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -36,11 +60,16 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "catalog/pg_type_d.h"
+#include "nodes/pg_list.h"
+#include "utils/ruleutils.h"
 
 PG_FUNCTION_INFO_V1(account_registry_changed);
+PG_FUNCTION_INFO_V1(account_guard_tables);
 
 static AccountRels rels;
 static bool rels_valid = false;
+static Oid	checked_pkeys[2] = {InvalidOid, InvalidOid};
 static bool callback_registered = false;
 
 typedef struct IdentTypeKey
@@ -64,10 +93,9 @@ account_relcache_callback(Datum arg, Oid relid)
 	if (!rels_valid)
 		return;
 	if (relid == InvalidOid ||
-		relid == rels.accounts || relid == rels.accounts_pkey ||
-		relid == rels.identifiers || relid == rels.identifiers_pkey ||
+		relid == rels.accounts || relid == rels.identifiers ||
 		relid == rels.account_types || relid == rels.identifier_types ||
-		relid == rels.identifier_types_pkey)
+		relid == checked_pkeys[0] || relid == checked_pkeys[1])
 	{
 		rels_valid = false;
 		inval_generation++;
@@ -116,54 +144,254 @@ account_cache_generation(void)
 	return inval_generation;
 }
 
+/* Refuse to write a table whose shape the fast path cannot honour. */
+static void
+shape_error(Relation rel, const char *what, const char *name, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"accounts.%s\" has %s \"%s\", which the account extension cannot honour",
+					RelationGetRelationName(rel), what, name),
+			 errdetail("The extension writes this table through the table access method: it sets every column itself and maintains every index, but evaluates no defaults, generated columns or CHECK constraints, fires no triggers, and applies no deferred constraints, rules or row security."),
+			 errhint("%s", hint)));
+}
+
+/*
+ * The columns a table must have, in any attribute order, and nothing else:
+ * names, types and (for text) the "C" collation.
+ */
+typedef struct ExpectedColumn
+{
+	const char *name;
+	Oid			type;
+} ExpectedColumn;
+
+static void
+check_shape(Relation rel, const ExpectedColumn *cols, int ncols,
+			const int16 *pkey_cols, int npkey)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *relname = RelationGetRelationName(rel);
+	int			live = 0;
+	Oid			pkoid;
+	Relation	pk;
+	List	   *indexes;
+	ListCell   *lc;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		known = false;
+
+		if (att->attisdropped)
+			continue;
+		live++;
+		for (int c = 0; c < ncols; c++)
+		{
+			if (strcmp(NameStr(att->attname), cols[c].name) != 0)
+				continue;
+			known = true;
+			if (att->atttypid != cols[c].type ||
+				(att->atttypid == TEXTOID && att->attcollation != C_COLLATION_OID))
+				shape_error(rel, "a changed column", NameStr(att->attname),
+							"Restore the column's type (and COLLATE \"C\" for text) as the extension created it.");
+		}
+		if (att->attgenerated)
+			shape_error(rel, "the generated column", NameStr(att->attname),
+						"Drop the column; compute the value in a view instead.");
+		if (!known)
+			shape_error(rel, "the added column", NameStr(att->attname),
+						psprintf("Drop the column (ALTER TABLE accounts.%s DROP COLUMN %s), and keep per-account data in a table of your own that references accounts.accounts (id).",
+								 relname, quote_identifier(NameStr(att->attname))));
+	}
+	if (live != ncols)
+		shape_error(rel, "a dropped column", "?",
+					"Reinstall the extension: dump the data, DROP EXTENSION account, CREATE EXTENSION account, restore.");
+	if (desc->constr && desc->constr->num_check > 0)
+		shape_error(rel, "the CHECK constraint", desc->constr->check[0].ccname,
+					psprintf("Drop it (ALTER TABLE accounts.%s DROP CONSTRAINT %s); validate values before calling the extension instead.",
+							 relname, quote_identifier(desc->constr->check[0].ccname)));
+	if (rel->trigdesc)
+	{
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+
+			if (!t->tgisinternal)
+				shape_error(rel, "the trigger", t->tgname,
+							psprintf("Drop it (DROP TRIGGER %s ON accounts.%s); react to changes from your own tables instead.",
+									 quote_identifier(t->tgname), relname));
+		}
+	}
+	if (rel->rd_rel->relhasrules)
+		shape_error(rel, "a rule", relname, "Drop the rule.");
+	if (rel->rd_rel->relrowsecurity)
+		shape_error(rel, "row level security enabled", relname,
+					psprintf("ALTER TABLE accounts.%s DISABLE ROW LEVEL SECURITY; grant EXECUTE on the functions instead of table privileges.",
+							 relname));
+
+	/* every index immediate (no deferred uniqueness or exclusion) */
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	ind = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		deferred = !ind->rd_index->indimmediate;
+		char	   *indname = pstrdup(RelationGetRelationName(ind));
+
+		index_close(ind, AccessShareLock);
+		if (deferred)
+			shape_error(rel, "the deferrable constraint", indname,
+						"Drop it, or make it NOT DEFERRABLE.");
+	}
+	list_free(indexes);
+
+	/* the primary key: unique, immediate, on exactly these columns */
+	pkoid = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pkoid))
+		shape_error(rel, "no primary key", relname,
+					"Reinstall the extension: its primary keys are the guarantee of one account per identifier.");
+	pk = index_open(pkoid, AccessShareLock);
+	if (pk->rd_index->indnkeyatts != npkey || pk->rd_index->indnatts != npkey)
+		shape_error(rel, "a changed primary key", RelationGetRelationName(pk),
+					"Reinstall the extension.");
+	for (int k = 0; k < npkey; k++)
+	{
+		if (pk->rd_index->indkey.values[k] != pkey_cols[k] ||
+			(TupleDescAttr(desc, pkey_cols[k] - 1)->atttypid == TEXTOID &&
+			 pk->rd_indcollation[k] != C_COLLATION_OID))
+			shape_error(rel, "a changed primary key", RelationGetRelationName(pk),
+						"Reinstall the extension.");
+	}
+	index_close(pk, AccessShareLock);
+}
+
 /*
  * The extension's relations.  The result is valid until the next relcache
- * invalidation, i.e. for the duration of the caller's work on them.
+ * invalidation, i.e. for the duration of the caller's work on them.  Raises
+ * 55000 if one of the written tables has a shape the C code cannot honour
+ * (see THE SHAPE CHECK above).
  */
 const AccountRels *
 account_rels(void)
 {
 	AccountRels r;
 
-	if (rels_valid)
-		return &rels;
-
-	if (!callback_registered)
+	for (int attempt = 0; !rels_valid; attempt++)
 	{
-		CacheRegisterRelcacheCallback(account_relcache_callback, (Datum) 0);
-		callback_registered = true;
+		uint64		generation = inval_generation;
+		Relation	rel;
+		Oid			pkeys[2];
+
+		if (!callback_registered)
+		{
+			CacheRegisterRelcacheCallback(account_relcache_callback, (Datum) 0);
+			callback_registered = true;
+		}
+		if (attempt > 10)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the tables of extension \"account\" keep changing"),
+					 errhint("Retry when the concurrent DDL on schema \"accounts\" has finished.")));
+
+		memset(&r, 0, sizeof(r));
+		r.namespace = get_namespace_oid("accounts", true);
+		if (!OidIsValid(r.namespace))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_SCHEMA),
+					 errmsg("schema \"accounts\" does not exist"),
+					 errhint("Run CREATE EXTENSION account in this database.")));
+		r.accounts = lookup_rel(r.namespace, "accounts");
+		r.identifiers = lookup_rel(r.namespace, "identifiers");
+		r.account_types = lookup_rel(r.namespace, "account_types");
+		r.identifier_types = lookup_rel(r.namespace, "identifier_types");
+
+		r.acc_id = lookup_att(r.accounts, "accounts", "id");
+		r.acc_type = lookup_att(r.accounts, "accounts", "account_type");
+		r.acc_created_at = lookup_att(r.accounts, "accounts", "created_at");
+		r.ident_account_type = lookup_att(r.identifiers, "identifiers", "account_type");
+		r.ident_id_type = lookup_att(r.identifiers, "identifiers", "id_type");
+		r.ident_value = lookup_att(r.identifiers, "identifiers", "value");
+		r.ident_account_id = lookup_att(r.identifiers, "identifiers", "account_id");
+		r.ident_created_at = lookup_att(r.identifiers, "identifiers", "created_at");
+		r.itype_account_type = lookup_att(r.identifier_types, "identifier_types", "account_type");
+		r.itype_name = lookup_att(r.identifier_types, "identifier_types", "name");
+		r.itype_kind = lookup_att(r.identifier_types, "identifier_types", "kind");
+		r.itype_case_sensitive = lookup_att(r.identifier_types, "identifier_types",
+											"case_sensitive");
+
+		/* the two tables the C code writes must have the shape it knows */
+		rel = account_table_open(r.accounts, AccessShareLock);
+		{
+			static const ExpectedColumn cols[] = {
+				{"id", UUIDOID}, {"account_type", TEXTOID}, {"created_at", TIMESTAMPTZOID}};
+			int16		pk[1];
+
+			pk[0] = r.acc_id;
+			check_shape(rel, cols, lengthof(cols), pk, 1);
+			pkeys[0] = RelationGetPrimaryKeyIndex(rel);
+		}
+		table_close(rel, AccessShareLock);
+		rel = account_table_open(r.identifiers, AccessShareLock);
+		{
+			static const ExpectedColumn cols[] = {
+				{"account_type", TEXTOID}, {"id_type", TEXTOID}, {"value", TEXTOID},
+			{"account_id", UUIDOID}, {"created_at", TIMESTAMPTZOID}};
+			int16		pk[3];
+
+			pk[0] = r.ident_value;
+			pk[1] = r.ident_id_type;
+			pk[2] = r.ident_account_type;
+			check_shape(rel, cols, lengthof(cols), pk, 3);
+			pkeys[1] = RelationGetPrimaryKeyIndex(rel);
+		}
+		table_close(rel, AccessShareLock);
+
+		/* an invalidation arrived while we read: read again */
+		if (generation != inval_generation)
+			continue;
+		rels = r;
+		checked_pkeys[0] = pkeys[0];
+		checked_pkeys[1] = pkeys[1];
+		rels_valid = true;
 	}
-
-	memset(&r, 0, sizeof(r));
-	r.namespace = get_namespace_oid("accounts", true);
-	if (!OidIsValid(r.namespace))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_SCHEMA),
-				 errmsg("schema \"accounts\" does not exist"),
-				 errhint("Run CREATE EXTENSION account in this database.")));
-	r.accounts = lookup_rel(r.namespace, "accounts");
-	r.accounts_pkey = lookup_rel(r.namespace, "accounts_pkey");
-	r.identifiers = lookup_rel(r.namespace, "identifiers");
-	r.identifiers_pkey = lookup_rel(r.namespace, "identifiers_pkey");
-	r.account_types = lookup_rel(r.namespace, "account_types");
-	r.identifier_types = lookup_rel(r.namespace, "identifier_types");
-	r.identifier_types_pkey = lookup_rel(r.namespace, "identifier_types_pkey");
-
-	r.acc_id = lookup_att(r.accounts, "accounts", "id");
-	r.acc_type = lookup_att(r.accounts, "accounts", "account_type");
-	r.acc_created_at = lookup_att(r.accounts, "accounts", "created_at");
-	r.ident_account_type = lookup_att(r.identifiers, "identifiers", "account_type");
-	r.ident_id_type = lookup_att(r.identifiers, "identifiers", "id_type");
-	r.ident_value = lookup_att(r.identifiers, "identifiers", "value");
-	r.ident_account_id = lookup_att(r.identifiers, "identifiers", "account_id");
-	r.ident_created_at = lookup_att(r.identifiers, "identifiers", "created_at");
-	r.itype_kind = lookup_att(r.identifier_types, "identifier_types", "kind");
-	r.itype_case_sensitive = lookup_att(r.identifier_types, "identifier_types",
-										"case_sensitive");
-
-	rels = r;
-	rels_valid = true;
 	return &rels;
+}
+
+/*
+ * table_open() of one of the extension's tables, with a clear error instead
+ * of XX000 if it was dropped since its OID was looked up (DROP EXTENSION
+ * racing with a call).
+ */
+Relation
+account_table_open(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel = try_table_open(relid, lockmode);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("a table of extension \"account\" was dropped during the call"),
+				 errhint("Retry; if the extension was dropped, run CREATE EXTENSION account.")));
+	return rel;
+}
+
+/*
+ * The primary key of an open (locked) table, opened with lockmode.  Taken
+ * from the table's relcache entry, so it is the current index even right
+ * after REINDEX CONCURRENTLY replaced it.
+ */
+Relation
+account_pkey_open(Relation heap, LOCKMODE lockmode)
+{
+	Oid			pkoid = RelationGetPrimaryKeyIndex(heap);
+
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"accounts.%s\" has no primary key",
+						RelationGetRelationName(heap)),
+				 errhint("Reinstall the extension: its primary keys are the guarantee of one account per identifier.")));
+	return index_open(pkoid, lockmode);
 }
 
 /*
@@ -182,10 +410,9 @@ registry_fetch(const AccountRels *r, const char *account_type,
 	int			nkeys = id_type ? 2 : 1;
 	bool		found;
 
-	heap = table_open(r->identifier_types, AccessShareLock);
-	index = index_open(r->identifier_types_pkey, AccessShareLock);
+	heap = account_table_open(r->identifier_types, AccessShareLock);
+	index = account_pkey_open(heap, AccessShareLock);
 	slot = table_slot_create(heap, NULL);
-
 	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(account_type));
 	if (id_type)
@@ -208,7 +435,7 @@ registry_fetch(const AccountRels *r, const char *account_type,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("identifier type \"%s\" of account type \"%s\" has unknown kind \"%s\"",
 							id_type, account_type, kind),
-					 errhint("Set kind to text, email or phone in accounts.identifier_types.")));
+					 errhint("Drop it with accounts.drop_identifier_type() and create it again with accounts.create_identifier_type().")));
 		d = slot_getattr(slot, r->itype_case_sensitive, &isnull);
 		out->case_sensitive = !isnull && DatumGetBool(d);
 	}
@@ -259,12 +486,12 @@ account_resolve_ident_type(const char *account_type, const char *id_type,
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("account type \"%s\" does not exist", account_type),
-					 errhint("List account types with SELECT name FROM accounts.account_types; add one with INSERT INTO accounts.account_types (name) VALUES (...).")));
+					 errhint("List account types with SELECT name FROM accounts.account_types; add one with accounts.create_account_type().")));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("identifier type \"%s\" does not exist for account type \"%s\"",
 						id_type, account_type),
-				 errhint("List identifier types with SELECT * FROM accounts.identifier_types WHERE account_type = '%s'; add one with INSERT INTO accounts.identifier_types.",
+				 errhint("List identifier types with SELECT * FROM accounts.identifier_types WHERE account_type = '%s'; add one with accounts.create_identifier_type().",
 						 account_type)));
 	}
 
@@ -302,4 +529,33 @@ account_registry_changed(PG_FUNCTION_ARGS)
 				 errhint("It is attached to accounts.account_types and accounts.identifier_types by the extension.")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * Event trigger at ddl_command_end: the shape check (see the header) for a
+ * DDL command that may have changed one of the tables the C code writes.
+ * The command's own relcache invalidation has already been processed, so
+ * account_rels() re-reads and re-checks only if one of our tables changed;
+ * an error here aborts the command.  The extension's own scripts
+ * (CREATE/ALTER EXTENSION) are not checked mid-way.
+ */
+Datum
+account_guard_tables(PG_FUNCTION_ARGS)
+{
+	Oid			ns;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("accounts.guard_tables() was not called by an event trigger"),
+				 errhint("It is attached to ddl_command_end by the extension.")));
+	if (creating_extension)
+		PG_RETURN_VOID();
+	ns = get_namespace_oid("accounts", true);
+	if (!OidIsValid(ns) ||
+		!OidIsValid(get_relname_relid("accounts", ns)) ||
+		!OidIsValid(get_relname_relid("identifiers", ns)))
+		PG_RETURN_VOID();
+	(void) account_rels();
+	PG_RETURN_VOID();
 }

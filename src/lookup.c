@@ -143,11 +143,17 @@ ident_session_open(IdentSession *s, bool for_write)
 {
 	memset(s, 0, sizeof(*s));
 	s->cxt = CurrentMemoryContext;
-	s->rels = account_rels();
 	s->lockmode = for_write ? RowExclusiveLock : AccessShareLock;
 	s->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	s->ident_heap = table_open(s->rels->identifiers, s->lockmode);
-	s->ident_index = index_open(s->rels->identifiers_pkey, s->lockmode);
+	s->ident_heap = account_table_open(account_rels()->identifiers, s->lockmode);
+	/* the lock processed pending invalidations: resolve again after it */
+	s->rels = account_rels();
+	if (RelationGetRelid(s->ident_heap) != s->rels->identifiers)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"account\" was reinstalled during the call"),
+				 errhint("Retry the call.")));
+	s->ident_index = account_pkey_open(s->ident_heap, s->lockmode);
 	s->slot = table_slot_create(s->ident_heap, NULL);
 }
 
@@ -186,7 +192,7 @@ prepare_inserts(IdentSession *s)
 	old = MemoryContextSwitchTo(s->cxt);
 	s->estate = CreateExecutorState();
 	MemoryContextSwitchTo(s->estate->es_query_cxt);
-	s->acc_heap = table_open(s->rels->accounts, RowExclusiveLock);
+	s->acc_heap = account_table_open(s->rels->accounts, RowExclusiveLock);
 	s->acc_rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(s->acc_rri, s->acc_heap, 1, NULL, 0);
 	ExecOpenIndices(s->acc_rri, false);
@@ -235,7 +241,11 @@ ident_lookup(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
 	return true;
 }
 
-/* The advisory lock tag of a key: two-int4 form, fixed first key. */
+/*
+ * The lock tag of a key: an advisory-type tag whose fourth field no SQL
+ * function can set (see ACCOUNT_LOCK_FIELD4), fixed first key, and a
+ * 32-bit fold of a 64-bit hash of the key.
+ */
 static void
 key_locktag(LOCKTAG *tag, const IdentKey *key)
 {
@@ -248,7 +258,7 @@ key_locktag(LOCKTAG *tag, const IdentKey *key)
 	h = hash_combine64(h, hash_bytes_extended((const unsigned char *) key->value,
 											  strlen(key->value), 0));
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ACCOUNT_LOCK_KEY1,
-						 (uint32) (h ^ (h >> 32)), 2);
+						 (uint32) (h ^ (h >> 32)), ACCOUNT_LOCK_FIELD4);
 }
 
 static void
@@ -379,36 +389,224 @@ ident_insert_identifier(IdentSession *s, const IdentKey *key,
 }
 
 /*
- * The account type of account_id (MVCC), or NULL if there is no such
- * account.  The result is palloc'd.
+ * ROW LOCKS: WHAT THE FOREIGN-KEY CHECKS WOULD LOCK
+ * =================================================
+ *
+ * The inserts above fire no foreign-key triggers, so this file takes the
+ * row locks those triggers would take, with the same FOR KEY SHARE
+ * semantics (RI_FKey_check's SELECT ... FOR KEY SHARE):
+ *
+ *   - before creating an identifier: the identifier_types row of its type
+ *     (ident_lock_types).  drop_identifier_type() and drop_account_type()
+ *     lock those rows FOR UPDATE before they look for users of the type, so
+ *     a drop waits for every creator in progress and every later creator
+ *     waits for the drop, then finds the type gone (42704; 40001 under
+ *     REPEATABLE READ).  A creator never waits for a drop that is itself
+ *     waiting (KEY SHARE lockers pass a queued FOR UPDATE), and a finder
+ *     takes no lock at all, so registry maintenance never stalls lookups.
+ *     A new account always gets an identifier, so the lock on its type's
+ *     row also protects the account type.
+ *   - before attaching an identifier to an existing account: that account's
+ *     row (ident_lock_account).  A DELETE of the account then waits for the
+ *     attaching transaction and its ON DELETE CASCADE sees the new
+ *     identifier; an attach after a DELETE finds no row (or, under
+ *     REPEATABLE READ, a row deleted after its snapshot: 40001, exactly as
+ *     PostgreSQL's own foreign-key check raises).
+ *
+ * Isolation levels: under READ COMMITTED the row is looked up with a fresh
+ * snapshot and the lock follows its update chain; under REPEATABLE READ and
+ * SERIALIZABLE it is looked up with the transaction snapshot and a
+ * concurrent delete or key update raises 40001.
+ *
+ * A (sub)transaction that holds the lock on a type's row keeps it until it
+ * ends; lock_memo remembers the last one so that a statement making many
+ * calls (or a bulk call) locks it once.  It is forgotten at the end of the
+ * transaction, and is valid only in the subtransaction that took it
+ * (subtransaction ids are never reused within a transaction).
  */
-char *
-ident_account_type_of(IdentSession *s, const pg_uuid_t *account_id)
+static struct
 {
-	Relation	heap = table_open(s->rels->accounts, AccessShareLock);
-	Relation	index = index_open(s->rels->accounts_pkey, AccessShareLock);
+	bool		valid;
+	SubTransactionId subid;
+	Oid			relid;
+	char		account_type[ACCOUNT_MAX_NAME_BYTES + 1];
+	char		id_type[ACCOUNT_MAX_NAME_BYTES + 1];
+}			lock_memo;
+
+static bool xact_callback_registered = false;
+
+static void
+forget_lock_memo(XactEvent event, void *arg)
+{
+	lock_memo.valid = false;
+}
+
+typedef enum RowLockResult
+{
+	ROW_LOCKED,
+	ROW_MISSING,
+	ROW_WOULD_BLOCK
+} RowLockResult;
+
+/*
+ * Find the row with the given primary-key values and lock it FOR KEY
+ * SHARE; the locked version is left in slot.
+ */
+static RowLockResult
+lock_row(Relation heap, ScanKey skey, int nkeys, TupleTableSlot *slot,
+		 bool wait, const char *what)
+{
+	bool		xact_snapshot = IsolationUsesXactSnapshot();
+	Snapshot	snapshot = xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot();
+	Relation	index = account_pkey_open(heap, AccessShareLock);
+	IndexScanDesc scan;
+	bool		found;
+	TM_FailureData tmfd;
+	TM_Result	res;
+
+	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
+	index_rescan(scan, skey, nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	if (!found)
+		return ROW_MISSING;
+
+	res = table_tuple_lock(heap, &slot->tts_tid, snapshot, slot,
+						   GetCurrentCommandId(false), LockTupleKeyShare,
+						   wait ? LockWaitBlock : LockWaitSkip,
+						   xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			return ROW_LOCKED;
+		case TM_WouldBlock:
+			return ROW_WOULD_BLOCK;
+		case TM_SelfModified:
+		case TM_Invisible:
+			/* deleted by this very transaction */
+			return ROW_MISSING;
+		case TM_Updated:
+		case TM_Deleted:
+			if (xact_snapshot)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent change of %s", what),
+						 errdetail("Another transaction changed or deleted it after this transaction's snapshot was taken."),
+						 errhint("Retry the transaction.")));
+			return ROW_MISSING;
+		default:
+			break;
+	}
+	elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+	return ROW_MISSING;			/* keep compiler quiet */
+}
+
+/* Is the text column attnum of slot equal to the NUL-terminated s? */
+static bool
+slot_text_equals(TupleTableSlot *slot, AttrNumber attnum, const char *s)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+	text	   *t;
+
+	if (isnull)
+		return false;
+	t = DatumGetTextPP(d);
+	return VARSIZE_ANY_EXHDR(t) == strlen(s) &&
+		memcmp(VARDATA_ANY(t), s, strlen(s)) == 0;
+}
+
+/*
+ * Lock key's identifier_types row FOR KEY SHARE (see ROW LOCKS above), or
+ * raise 42704 if the type was dropped since it was resolved.
+ */
+void
+ident_lock_types(IdentSession *s, const IdentKey *key)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	Relation	heap;
+	TupleTableSlot *slot;
+	ScanKeyData skey[2];
+	RowLockResult res;
+
+	if (lock_memo.valid && lock_memo.subid == subid &&
+		lock_memo.relid == s->rels->identifier_types &&
+		strcmp(lock_memo.account_type, key->account_type) == 0 &&
+		strcmp(lock_memo.id_type, key->id_type) == 0)
+		return;
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(forget_lock_memo, NULL);
+		xact_callback_registered = true;
+	}
+
+	heap = account_table_open(s->rels->identifier_types, RowShareLock);
+	slot = table_slot_create(heap, NULL);
+	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ, key->account_type_d);
+	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key->id_type_d);
+	res = lock_row(heap, skey, 2, slot, true, "an identifier type");
+	/* a followed update chain may end at a renamed row */
+	if (res == ROW_LOCKED &&
+		(!slot_text_equals(slot, s->rels->itype_account_type, key->account_type) ||
+		 !slot_text_equals(slot, s->rels->itype_name, key->id_type)))
+		res = ROW_MISSING;
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+	if (res != ROW_LOCKED)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("identifier type \"%s\" does not exist for account type \"%s\"",
+						key->id_type, key->account_type),
+				 errdetail("It was dropped while this call was running."),
+				 errhint("List identifier types with SELECT * FROM accounts.identifier_types WHERE account_type = '%s'; add one with accounts.create_identifier_type().",
+						 key->account_type)));
+
+	lock_memo.valid = true;
+	lock_memo.subid = subid;
+	lock_memo.relid = s->rels->identifier_types;
+	strlcpy(lock_memo.account_type, key->account_type, sizeof(lock_memo.account_type));
+	strlcpy(lock_memo.id_type, key->id_type, sizeof(lock_memo.id_type));
+}
+
+/*
+ * Lock account_id's row FOR KEY SHARE (see ROW LOCKS above) and return its
+ * account type (palloc'd).  With wait = false, ACCOUNT_WOULD_BLOCK instead
+ * of waiting for a conflicting lock.
+ */
+AccountLockResult
+ident_lock_account(IdentSession *s, const pg_uuid_t *account_id, bool wait,
+				   char **account_type)
+{
+	Relation	heap = account_table_open(s->rels->accounts, RowShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	ScanKeyData skey;
-	IndexScanDesc scan;
-	char	   *result = NULL;
+	RowLockResult res;
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ,
 				UUIDPGetDatum(account_id));
-	scan = index_beginscan(heap, index, s->snapshot, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	res = lock_row(heap, &skey, 1, slot, wait, "an account");
+	if (res == ROW_LOCKED)
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, s->rels->acc_type, &isnull);
 
-		if (!isnull)
-			result = TextDatumGetCString(d);
+		*account_type = isnull ? NULL : TextDatumGetCString(d);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
 	table_close(heap, NoLock);
-	return result;
+	switch (res)
+	{
+		case ROW_LOCKED:
+			return ACCOUNT_LOCKED;
+		case ROW_WOULD_BLOCK:
+			return ACCOUNT_WOULD_BLOCK;
+		case ROW_MISSING:
+			break;
+	}
+	return ACCOUNT_MISSING;
 }
 
 /*
@@ -430,8 +628,9 @@ ident_find_or_create(IdentSession *s, const IdentKey *key,
 		return false;
 	}
 
-	/* 2. a creator from here on */
+	/* 2. a creator from here on: lock what the foreign keys would */
 	ident_check_writable(key);
+	ident_lock_types(s, key);
 
 	for (;;)
 	{

@@ -28,6 +28,8 @@
 #include "account.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type_d.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -116,6 +118,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	IdentSession session;
 	pg_uuid_t	account_id;
 	bool		created = false;
+	int			missing_owner = 0;
 
 	if (PG_ARGISNULL(0))
 		raise_null_argument("type");
@@ -210,6 +213,9 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 		/* 3. all locks in canonical order, then dirty probes */
 		ident_check_writable(&keys[0]);
 		for (int i = 0; i < n; i++)
+			if (!found[i])
+				ident_lock_types(&session, &keys[i]);
+		for (int i = 0; i < n; i++)
 		{
 			ident_lock(&keys[i], &tags[i]);
 			nlocked++;
@@ -238,6 +244,34 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 			continue;
 		}
 		check_one_account(keys, ids, found, n, tags, nlocked);
+
+		/*
+		 * Attaching to an existing account: hold its row FOR KEY SHARE, as
+		 * the foreign key would (lookup.c, ROW LOCKS).  Never wait while
+		 * holding the advisory locks: if the row is busy (a DELETE in
+		 * progress), release them, wait for the row, and start over.
+		 */
+		if (owner >= 0)
+		{
+			char	   *owner_type;
+			AccountLockResult lr;
+
+			lr = ident_lock_account(&session, &ids[owner], false, &owner_type);
+			if (lr != ACCOUNT_LOCKED)
+			{
+				for (int j = 0; j < nlocked; j++)
+					ident_unlock(&tags[j]);
+				if (lr == ACCOUNT_WOULD_BLOCK)
+					lr = ident_lock_account(&session, &ids[owner], true, &owner_type);
+				if (lr == ACCOUNT_MISSING && ++missing_owner > 3)
+					ereport(ERROR,
+							(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+							 errmsg("identifier %s \"%s\" belongs to account %s, which does not exist",
+									keys[owner].id_type, keys[owner].value, uuid_text(&ids[owner])),
+							 errhint("The table was changed outside the extension; remove the identifier with DELETE FROM accounts.identifiers.")));
+				continue;
+			}
+		}
 
 		if (owner >= 0)
 			account_id = ids[owner];
@@ -288,9 +322,24 @@ account_add_identifier(PG_FUNCTION_ARGS)
 
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	account_id = PG_GETARG_UUID_P(0);
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot add an identifier to account %s in a read-only transaction",
+						uuid_text(account_id)),
+				 RecoveryInProgress() ?
+				 errhint("This server is a hot standby; call the primary.") :
+				 errhint("Run it in a read-write transaction.")));
 	ident_session_open(&session, true);
-	account_type = ident_account_type_of(&session, account_id);
-	if (account_type == NULL)
+
+	/*
+	 * Hold the account's row FOR KEY SHARE for the rest of the transaction,
+	 * as the foreign key from identifiers would: a concurrent DELETE of the
+	 * account waits for us and then cascades to the identifier we add
+	 * (lookup.c, ROW LOCKS).
+	 */
+	if (ident_lock_account(&session, account_id, true, &account_type) != ACCOUNT_LOCKED ||
+		account_type == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("account %s does not exist", uuid_text(account_id)),

@@ -2,10 +2,17 @@
  * normalize.c: identifier normalization (pure C + ICU, no backend code).
  *
  * Rules, for every kind:
- *   1. Unicode NFC, so composed and decomposed forms are one identifier;
- *   2. leading and trailing White_Space code points removed (tabs,
+ *   1. PRECIS-style preparation (RFC 8264 width mapping, as identity
+ *      systems apply it): full-width and half-width forms become their
+ *      ordinary counterparts ("ＡＢＣ１２３" is "ABC123"), and the invisible
+ *      format characters that only ever hide in copied identifiers are
+ *      dropped: ZERO WIDTH SPACE, ZWNJ, ZWJ (U+200B..U+200D), WORD JOINER
+ *      (U+2060) and the BOM / ZERO WIDTH NO-BREAK SPACE (U+FEFF);
+ *   2. Unicode NFC, so composed and decomposed forms are one identifier;
+ *   3. leading and trailing White_Space code points removed (tabs,
  *      newlines, NBSP, ideographic space ...);
- *   3. empty after that: NORM_EMPTY.
+ *   4. empty after that (including a value of only invisible characters):
+ *      NORM_EMPTY.
  * Then per kind:
  *   text   Unicode default case folding unless case_sensitive.  Folding is
  *          done as NFC(fold(NFD(x))), the canonical caseless form, which is
@@ -15,9 +22,15 @@
  *   phone  spaces, dashes, dots and parentheses dropped, a leading '+' kept,
  *          then 7 to 15 ASCII digits (E.164).
  *
- * Pure-ASCII input, by far the common case, never touches ICU: NFC is the
- * identity on ASCII and default case folding is A-Z -> a-z.  The test
- * suite checks that both paths agree.
+ * Pure-ASCII input, by far the common case, never touches ICU: NFC and
+ * the width mapping are the identity on ASCII and default case folding is
+ * A-Z -> a-z.  The test suite checks that both paths agree.
+ *
+ * Buffers for ICU results are never sized by a guess alone: every ICU call
+ * that writes one reports the length it needs when the buffer is too small
+ * (its preflight), and the call is repeated with exactly that size.  (NFD
+ * of U+1F80..U+1FAF grows a string fourfold, more than any fixed factor
+ * one might assume.)
  */
 #include "normalize.h"
 
@@ -72,51 +85,118 @@ ascii_copy(const char *src, size_t len, bool fold, norm_alloc_fn alloc_fn)
 }
 
 /*
- * Apply one ICU normalizer (NFC or NFD) to src, into a new buffer.
+ * Run an ICU transformation into a new buffer: first with a buffer of
+ * guess code units, then, if ICU reports it needs more (its preflight),
+ * with exactly what it asked for.
  */
-static UChar *
-icu_normalize(const UNormalizer2 *norm, const UChar *src, int32_t len,
-			  int32_t *outlen, UErrorCode *status,
-			  norm_alloc_fn alloc_fn, norm_free_fn free_fn)
-{
-	/* NFC/NFD expand at most 3x (UAX #15, "Stream-Safe" bounds) */
-	int32_t		cap = len * 3 + 1;
-	UChar	   *dst = alloc_fn(sizeof(UChar) * cap);
+typedef int32_t (*icu_transform_fn) (const void *arg, const UChar *src, int32_t len,
+									 UChar *dst, int32_t cap, UErrorCode *status);
 
-	if (dst == NULL)
+static UChar *
+icu_run(icu_transform_fn fn, const void *arg, const UChar *src, int32_t len,
+		int32_t guess, int32_t *outlen, UErrorCode *status,
+		norm_alloc_fn alloc_fn, norm_free_fn free_fn)
+{
+	int32_t		cap = guess + 1;
+
+	for (int attempt = 0; attempt < 2; attempt++)
 	{
-		*status = U_MEMORY_ALLOCATION_ERROR;
-		return NULL;
+		UChar	   *dst = alloc_fn(sizeof(UChar) * cap);
+
+		if (dst == NULL)
+		{
+			*status = U_MEMORY_ALLOCATION_ERROR;
+			return NULL;
+		}
+		*outlen = fn(arg, src, len, dst, cap, status);
+		if (*status == U_BUFFER_OVERFLOW_ERROR && attempt == 0)
+		{
+			free_fn(dst);
+			cap = *outlen + 1;
+			*status = U_ZERO_ERROR;
+			continue;
+		}
+		if (U_FAILURE(*status))
+		{
+			free_fn(dst);
+			return NULL;
+		}
+		return dst;
 	}
-	*outlen = unorm2_normalize(norm, src, len, dst, cap, status);
-	if (U_FAILURE(*status))
-	{
-		free_fn(dst);
-		return NULL;
-	}
-	return dst;
+	return NULL;				/* not reached */
 }
 
-static UChar *
-icu_fold(const UChar *src, int32_t len, int32_t *outlen, UErrorCode *status,
-		 norm_alloc_fn alloc_fn, norm_free_fn free_fn)
+static int32_t
+normalize_fn(const void *arg, const UChar *src, int32_t len, UChar *dst,
+			 int32_t cap, UErrorCode *status)
 {
-	/* full case folding expands one code unit to at most three */
-	int32_t		cap = len * 3 + 1;
-	UChar	   *dst = alloc_fn(sizeof(UChar) * cap);
+	return unorm2_normalize((const UNormalizer2 *) arg, src, len, dst, cap, status);
+}
 
-	if (dst == NULL)
+static int32_t
+fold_fn(const void *arg, const UChar *src, int32_t len, UChar *dst,
+		int32_t cap, UErrorCode *status)
+{
+	(void) arg;
+	return u_strFoldCase(dst, cap, src, len, U_FOLD_CASE_DEFAULT, status);
+}
+
+/* Invisible format characters dropped from identifiers (rule 1). */
+static inline bool
+dropped_code_point(UChar32 c)
+{
+	return (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF;
+}
+
+/*
+ * Rule 1, the width mapping and the dropped characters.  A wide or narrow
+ * form's decomposition is, per the Unicode data, its ordinary counterpart;
+ * the NFKC data holds it.
+ */
+static int32_t
+precis_map_fn(const void *arg, const UChar *src, int32_t len, UChar *dst,
+			  int32_t cap, UErrorCode *status)
+{
+	const UNormalizer2 *nfkc = (const UNormalizer2 *) arg;
+	int32_t		i = 0;
+	int32_t		n = 0;
+
+	while (i < len)
 	{
-		*status = U_MEMORY_ALLOCATION_ERROR;
-		return NULL;
+		UChar32		c;
+		int32_t		dt;
+
+		U16_NEXT(src, i, len, c);
+		if (dropped_code_point(c))
+			continue;
+		dt = u_getIntPropertyValue(c, UCHAR_DECOMPOSITION_TYPE);
+		if (dt == U_DT_WIDE || dt == U_DT_NARROW)
+		{
+			UChar		buf[8];
+			UErrorCode	st = U_ZERO_ERROR;
+			int32_t		dlen = unorm2_getDecomposition(nfkc, c, buf, 8, &st);
+
+			if (U_SUCCESS(st) && dlen > 0)
+			{
+				for (int32_t k = 0; k < dlen; k++, n++)
+					if (n < cap)
+						dst[n] = buf[k];
+				continue;
+			}
+		}
+		if (n + U16_LENGTH(c) <= cap)
+		{
+			int32_t		j = n;
+			UBool		err = false;
+
+			U16_APPEND(dst, j, cap, c, err);
+			(void) err;
+		}
+		n += U16_LENGTH(c);
 	}
-	*outlen = u_strFoldCase(dst, cap, src, len, U_FOLD_CASE_DEFAULT, status);
-	if (U_FAILURE(*status))
-	{
-		free_fn(dst);
-		return NULL;
-	}
-	return dst;
+	if (n > cap)
+		*status = U_BUFFER_OVERFLOW_ERROR;
+	return n;
 }
 
 /*
@@ -130,7 +210,10 @@ unicode_normalize_text(const char *in, size_t len, bool fold,
 	UErrorCode	status = U_ZERO_ERROR;
 	const UNormalizer2 *nfc;
 	const UNormalizer2 *nfd;
+	const UNormalizer2 *nfkc;
 	UChar	   *u16 = NULL;
+	UChar	   *mapped = NULL;
+	int32_t		mappedlen;
 	UChar	   *n1 = NULL;
 	UChar	   *n2 = NULL;
 	UChar	   *n3 = NULL;
@@ -153,6 +236,7 @@ unicode_normalize_text(const char *in, size_t len, bool fold,
 
 	nfc = unorm2_getNFCInstance(&status);
 	nfd = unorm2_getNFDInstance(&status);
+	nfkc = unorm2_getNFKCInstance(&status);
 	if (U_FAILURE(status))
 		goto icu_error;
 
@@ -172,7 +256,15 @@ unicode_normalize_text(const char *in, size_t len, bool fold,
 	if (U_FAILURE(status))
 		goto icu_error;
 
-	n1 = icu_normalize(nfc, u16, u16len, &n1len, &status, alloc_fn, free_fn);
+	/* 1. width mapping, invisible characters dropped */
+	mapped = icu_run(precis_map_fn, nfkc, u16, u16len, u16len, &mappedlen,
+					 &status, alloc_fn, free_fn);
+	if (mapped == NULL)
+		goto icu_error;
+
+	/* 2. NFC */
+	n1 = icu_run(normalize_fn, nfc, mapped, mappedlen, mappedlen, &n1len,
+				 &status, alloc_fn, free_fn);
 	if (n1 == NULL)
 		goto icu_error;
 
@@ -214,23 +306,31 @@ unicode_normalize_text(const char *in, size_t len, bool fold,
 		int32_t		n3len;
 		UChar	   *folded;
 
-		n2 = icu_normalize(nfd, cur, curlen, &n2len, &status, alloc_fn, free_fn);
+		n2 = icu_run(normalize_fn, nfd, cur, curlen, curlen * 2, &n2len,
+					 &status, alloc_fn, free_fn);
 		if (n2 == NULL)
 			goto icu_error;
-		folded = icu_fold(n2, n2len, &foldlen, &status, alloc_fn, free_fn);
+		folded = icu_run(fold_fn, NULL, n2, n2len, n2len, &foldlen,
+						 &status, alloc_fn, free_fn);
 		if (folded == NULL)
 			goto icu_error;
 		free_fn(n2);
 		n2 = folded;
-		n3 = icu_normalize(nfc, n2, foldlen, &n3len, &status, alloc_fn, free_fn);
+		n3 = icu_run(normalize_fn, nfc, n2, foldlen, foldlen, &n3len,
+					 &status, alloc_fn, free_fn);
 		if (n3 == NULL)
 			goto icu_error;
 		cur = n3;
 		curlen = n3len;
 	}
 
-	/* UTF-16 -> UTF-8: at most 3 bytes per UTF-16 code unit */
-	u8cap = curlen * 3 + 1;
+	/* UTF-16 -> UTF-8, sized by ICU's preflight */
+	u_strToUTF8(NULL, 0, &u8len, cur, curlen, &status);
+	if (status == U_BUFFER_OVERFLOW_ERROR)
+		status = U_ZERO_ERROR;
+	if (U_FAILURE(status))
+		goto icu_error;
+	u8cap = u8len + 1;
 	u8 = alloc_fn(u8cap);
 	if (u8 == NULL)
 	{
@@ -255,6 +355,8 @@ done:
 		free_fn(u8);
 	if (u16)
 		free_fn(u16);
+	if (mapped)
+		free_fn(mapped);
 	if (n1)
 		free_fn(n1);
 	if (n2)

@@ -62,6 +62,42 @@ column_number(Relation rel, const char *trigger_name, const char *colname)
 	return 0;					/* keep compiler quiet */
 }
 
+/*
+ * The source value becomes an identifier through its type's text output.
+ * That must not depend on the session: a date's text follows DateStyle, a
+ * timestamptz's TimeZone, a float's extra_float_digits, a bytea's
+ * bytea_output, money lc_monetary, so one row would get a different account
+ * per session.  Only types whose text output is fixed are accepted
+ * (domains over them too); anything else is 42804 with a hint.
+ */
+static void
+check_source_type(Relation rel, Trigger *trigger, Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case OIDOID:
+		case UUIDOID:
+			return;
+		default:
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("source column \"%s\" of relation \"%s\" is of type %s, whose text form depends on session settings",
+					trigger->tgargs[2], RelationGetRelationName(rel), format_type_be(type)),
+			 errdetail("Identifiers are taken from text, integer, numeric or uuid columns, whose text form is the same in every session."),
+			 errhint("Point trigger \"%s\" at a text column that holds the value in a fixed format, e.g. a generated column to_char(col AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS').",
+					 trigger->tgname)));
+}
+
 static AssignConfig *
 configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 {
@@ -106,6 +142,7 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 				 errhint("Account ids are uuid; point trigger \"%s\" at a uuid column.",
 						 trigger->tgname)));
 	cfg->source_type = TupleDescAttr(RelationGetDescr(rel), cfg->source_attnum - 1)->atttypid;
+	check_source_type(rel, trigger, cfg->source_type);
 	getTypeOutputInfo(cfg->source_type, &cfg->source_output, &varlena);
 
 	cfg->generation = account_cache_generation();

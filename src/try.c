@@ -9,10 +9,13 @@
  * buffer pins), and the SQLSTATE and message are returned as data; the
  * caller's transaction stays usable with all of its earlier work.
  *
- * What is not swallowed: a query cancel by the user (57014 other than
- * statement_timeout; told apart by the untranslated message id, since both
- * share the SQLSTATE) is re-thrown so that cancelling still cancels, and
- * termination and shutdown are FATAL, which never returns here.
+ * What is not swallowed: 57014, a user's cancel or statement_timeout, is
+ * re-thrown so that it ends the statement.  (Returning a statement timeout
+ * as a row would be wrong twice over: the timer does not re-arm, so a
+ * statement looping over try_ calls would run on forever.)  Termination
+ * and shutdown are FATAL, which never returns here.  lock_timeout (55P03),
+ * deadlocks (40P01), serialization failures (40001) and every error about
+ * the input come back as rows.
  *
  * NULL arguments are answered without a subtransaction.  On the success
  * path the subtransaction is the only cost over find_or_create_account: a
@@ -37,10 +40,7 @@ must_rethrow(ErrorData *edata)
 {
 	if (edata->elevel > ERROR)
 		return true;
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		return edata->message_id == NULL ||
-			strcmp(edata->message_id, "canceling statement due to statement timeout") != 0;
-	return false;
+	return edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
 }
 
 static Datum

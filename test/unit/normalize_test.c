@@ -110,6 +110,113 @@ main(void)
 	check(IDENT_KIND_PHONE, false, "555-CALL", NORM_BAD_FORMAT, NULL);
 	check(IDENT_KIND_PHONE, false, "   ", NORM_EMPTY, NULL);
 
+	/* PRECIS-style width mapping and invisible characters (issue #10) */
+	check(IDENT_KIND_TEXT, false, "\xEF\xBC\xA1\xEF\xBC\xA2\xEF\xBC\xA3\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93",
+		  NORM_OK, "abc123");	/* ＡＢＣ１２３ */
+	check(IDENT_KIND_TEXT, true, "\xEF\xBC\xA1\xEF\xBD\x82", NORM_OK, "Ab");	/* Ａｂ, case kept */
+	check(IDENT_KIND_TEXT, false, "\xEF\xBD\xB6", NORM_OK, "\xE3\x82\xAB");	/* half-width KA -> KA */
+	check(IDENT_KIND_TEXT, false, "\xEF\xBB\xBF" "abc", NORM_OK, "abc");	/* leading BOM */
+	check(IDENT_KIND_TEXT, false, "a\xE2\x80\x8B" "b\xE2\x80\x8C" "c\xE2\x80\x8D" "d\xE2\x81\xA0" "e",
+		  NORM_OK, "abcde");	/* ZWSP, ZWNJ, ZWJ, WJ inside */
+	check(IDENT_KIND_TEXT, false, "\xE2\x80\x8B\xEF\xBB\xBF\xE2\x81\xA0", NORM_EMPTY, NULL);	/* only invisible */
+	check(IDENT_KIND_TEXT, false, " \xE2\x80\x8B ", NORM_EMPTY, NULL);
+	check(IDENT_KIND_EMAIL, false, "\xEF\xBC\xA1lice@Example.com\xE2\x80\x8B", NORM_OK, "alice@example.com");
+	check(IDENT_KIND_PHONE, false, "\xEF\xBC\x8B\xEF\xBC\x91 415 555 0100", NORM_OK, "+14155550100");	/* ＋１ */
+
+	/* U+1F80..U+1FAF: NFD grows fourfold; buffers come from ICU's preflight */
+	{
+		char		greek[36 * 3 * 8 + 1];
+		size_t		n = 0;
+
+		for (int rep = 0; rep < 8; rep++)
+			for (unsigned cp = 0x1F80; cp < 0x1F80 + 36; cp++)
+			{
+				greek[n++] = (char) (0xE0 | (cp >> 12));
+				greek[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+				greek[n++] = (char) (0x80 | (cp & 0x3F));
+			}
+		greek[n] = '\0';
+		for (int cs = 0; cs < 2; cs++)
+		{
+			char	   *out = NULL;
+			size_t		outlen;
+			const char *why;
+			NormStatus	st = ident_normalize(IDENT_KIND_TEXT, cs, greek, n, &out, &outlen,
+											 &why, xalloc, free);
+
+			tests++;
+			if (st != NORM_OK)
+				failures++;
+			printf("%s %d - 288 Greek letters with ypogegrammeni%s (status %d, %s)\n",
+				   st == NORM_OK ? "ok" : "not ok", tests, cs ? ", case-sensitive" : "",
+				   st, why ? why : "-");
+			free(out);
+		}
+	}
+
+	/*
+	 * The documented length limit: no code point normalizes to more than 3x
+	 * its UTF-8 bytes, so any value of at most 682 bytes (2048 / 3) fits in
+	 * the 2048-byte limit.  Checked for every code point, as a run of 60
+	 * (which also lets composition and reordering act).
+	 */
+	{
+		double		worst = 0;
+		unsigned	worst_cp = 0;
+
+		for (unsigned cp = 1; cp <= 0x10FFFF; cp++)
+		{
+			char		in[60 * 4];
+			size_t		n = 0;
+			char	   *out = NULL;
+			size_t		outlen = 0;
+			const char *why;
+
+			if (cp >= 0xD800 && cp <= 0xDFFF)
+				continue;
+			for (int rep = 0; rep < 60; rep++)
+			{
+				if (cp < 0x80)
+					in[n++] = (char) cp;
+				else if (cp < 0x800)
+				{
+					in[n++] = (char) (0xC0 | (cp >> 6));
+					in[n++] = (char) (0x80 | (cp & 0x3F));
+				}
+				else if (cp < 0x10000)
+				{
+					in[n++] = (char) (0xE0 | (cp >> 12));
+					in[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+					in[n++] = (char) (0x80 | (cp & 0x3F));
+				}
+				else
+				{
+					in[n++] = (char) (0xF0 | (cp >> 18));
+					in[n++] = (char) (0x80 | ((cp >> 12) & 0x3F));
+					in[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+					in[n++] = (char) (0x80 | (cp & 0x3F));
+				}
+			}
+			for (int kind = 0; kind < 2; kind++)
+			{
+				if (ident_normalize(IDENT_KIND_TEXT, kind == 1, in, n, &out, &outlen,
+									&why, xalloc, free) == NORM_OK &&
+					(double) outlen / n > worst)
+				{
+					worst = (double) outlen / n;
+					worst_cp = cp;
+				}
+				free(out);
+				out = NULL;
+			}
+		}
+		tests++;
+		if (worst > 3.0)
+			failures++;
+		printf("%s %d - worst growth %.3fx (U+%04X) is at most 3x\n",
+			   worst <= 3.0 ? "ok" : "not ok", tests, worst, worst_cp);
+	}
+
 	/* kind names */
 	tests++;
 	if (!(ident_kind_from_name("text", &k) && k == IDENT_KIND_TEXT &&
