@@ -17,7 +17,7 @@ SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licud
 REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges
 
 # Isolation specs and TAP tests live under test/ (specs/, expected/, t/).
-ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers
+ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat
 ISOLATION_OPTS = --inputdir=test --load-extension=account
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
