@@ -11,6 +11,35 @@ UPDATE accounts.identifier_types SET case_sensitive = false
 ALTER TABLE accounts.identifier_types ADD CONSTRAINT identifier_types_case_check
     CHECK (NOT case_sensitive OR kind OPERATOR(pg_catalog.=) 'text');
 
+/*
+ * The referencing side of the foreign keys above is not checked by
+ * PostgreSQL's triggers; their referenced side is (ON DELETE CASCADE, and
+ * deleting a registry row that is in use fails).  Why: a parallel restore
+ * (pg_restore -j) loads the four tables' data at the same time, in any
+ * order, and a referencing-side check rejects whole tables whose
+ * referenced rows are not loaded yet (pg_dump records no order between
+ * them).  Every writer establishes the reference itself instead, with the
+ * row lock the check would take: the C code (src/lookup.c, ROW LOCKS) and
+ * accounts.create_identifier_type().  Direct INSERT or UPDATE of these
+ * tables is not supported; the test suite audits the references after
+ * every concurrent run.
+ */
+DO $fk$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tg.tgname, tg.tgrelid::pg_catalog.regclass AS rel
+               FROM pg_catalog.pg_trigger tg
+               JOIN pg_catalog.pg_constraint c ON c.oid OPERATOR(pg_catalog.=) tg.tgconstraint
+              WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+                AND c.connamespace OPERATOR(pg_catalog.=) 'accounts'::pg_catalog.regnamespace
+                AND tg.tgrelid OPERATOR(pg_catalog.=) c.conrelid
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', t.rel, t.tgname);
+    END LOOP;
+END
+$fk$;
+
 -- Registry invalidation: row triggers that also fire in replication.
 DROP TRIGGER account_types_changed ON accounts.account_types;
 DROP TRIGGER identifier_types_changed ON accounts.identifier_types;
@@ -67,23 +96,6 @@ CREATE TRIGGER identifier_types_replicated
 ALTER TABLE accounts.account_types ENABLE REPLICA TRIGGER account_types_replicated;
 ALTER TABLE accounts.identifier_types ENABLE REPLICA TRIGGER identifier_types_replicated;
 
-/* reference_id exists for every account type, including ones added later. */
-CREATE FUNCTION accounts.add_reference_id() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    INSERT INTO accounts.identifier_types (account_type, name)
-    VALUES (NEW.name, 'reference_id')
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER account_types_reference_id
-    AFTER INSERT ON accounts.account_types
-    FOR EACH ROW EXECUTE FUNCTION accounts.add_reference_id();
-
 
 -- SECURITY DEFINER bodies no longer call accounts.raise_if_null().
 CREATE OR REPLACE FUNCTION accounts.create_account_type(name text) RETURNS void
@@ -138,8 +150,12 @@ BEGIN
                   DETAIL = 'Email addresses are always compared without case; phone numbers have no case.',
                   HINT = 'Omit case_sensitive, or use kind text for a case-sensitive identifier.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM accounts.account_types t
-                    WHERE t.name OPERATOR(pg_catalog.=) create_identifier_type.account_type) THEN
+    -- FOR KEY SHARE, as the foreign key's check would: drop_account_type()
+    -- waits for this transaction, or this one finds the type gone
+    PERFORM 1 FROM accounts.account_types t
+     WHERE t.name OPERATOR(pg_catalog.=) create_identifier_type.account_type
+       FOR KEY SHARE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'account type "%" does not exist', create_identifier_type.account_type
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it first with accounts.create_account_type().';

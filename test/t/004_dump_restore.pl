@@ -1,6 +1,9 @@
-# pg_dump and restore (custom format with pg_restore, plain with psql) into
-# a new database keep every account, identifier, registry row and id; the
-# restored database finds the old accounts and creates new ones.
+# pg_dump and restore keep every account, identifier, registry row and id,
+# on every documented path: plain (psql), custom and directory formats,
+# pg_restore with -j 1 and -j 4 (a parallel restore loads the four tables
+# at the same time, in any order), into a fresh database and into one where
+# CREATE EXTENSION account ran first.  The restored database finds the old
+# accounts and creates new ones.
 use strict;
 use warnings;
 
@@ -40,21 +43,51 @@ like($before, qr/ident user\/email\/multi\@example.com/, 'snapshot covers the da
 my $dir = $node->basedir;
 my $connstr = $node->connstr('postgres');
 
+# enough rows that the parallel loads overlap
+$node->safe_psql('postgres', q{SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
+	ARRAY(SELECT 'bulk-' || n FROM generate_series(1, 50000) n))});
+$before = $node->safe_psql('postgres', $snapshot_sql);
+
 $node->command_ok([ 'pg_dump', '-Fc', '-f', "$dir/dump.custom", '-d', $connstr ],
 	'pg_dump, custom format');
+$node->command_ok([ 'pg_dump', '-Fd', '-f', "$dir/dump.dir", '-d', $connstr ],
+	'pg_dump, directory format');
 $node->command_ok([ 'pg_dump', '-Fp', '-f', "$dir/dump.sql", '-d', $connstr ],
 	'pg_dump, plain format');
 
-$node->safe_psql('postgres', 'CREATE DATABASE restored_custom');
-$node->safe_psql('postgres', 'CREATE DATABASE restored_plain');
-$node->command_ok(
-	[ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored_custom'), "$dir/dump.custom" ],
-	'pg_restore of the custom dump');
-$node->command_ok(
-	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored_plain'), '-f', "$dir/dump.sql" ],
-	'psql of the plain dump');
+my @dbs;
+for my $target ('fresh', 'precreated')
+{
+	for my $format ('custom', 'dir', 'plain')
+	{
+		for my $jobs ($format eq 'plain' ? (1) : (1, 4))
+		{
+			my $db = "r_${format}_j${jobs}_$target";
+			$node->safe_psql('postgres', "CREATE DATABASE $db");
+			$node->safe_psql($db, 'CREATE EXTENSION account') if $target eq 'precreated';
+			my ($stdout, $stderr);
+			if ($format eq 'plain')
+			{
+				# into a database that has the extension, CREATE SCHEMA and
+				# CREATE EXTENSION fail as "already exists"; the rest loads
+				IPC::Run::run([ 'psql', '-X', '-q', ($target eq 'fresh' ? ('-v', 'ON_ERROR_STOP=1') : ()),
+						'-d', $node->connstr($db), '-f', "$dir/dump.sql" ],
+					'>', \$stdout, '2>', \$stderr);
+			}
+			else
+			{
+				IPC::Run::run([ 'pg_restore', '-j', $jobs, '-d', $node->connstr($db), "$dir/dump.$format" ],
+					'>', \$stdout, '2>', \$stderr);
+			}
+			my @errors = grep { /ERROR/ && !/already exists/ } split /\n/, $stderr;
+			is(scalar(@errors), 0, "$db: no error but \"already exists\"")
+			  or diag($stderr);
+			push @dbs, $db;
+		}
+	}
+}
 
-for my $db ('restored_custom', 'restored_plain')
+for my $db (@dbs)
 {
 	is($node->safe_psql($db, $snapshot_sql), $before,
 		"$db: every registry row, account, identifier and id is back, once");
@@ -64,6 +97,11 @@ for my $db ('restored_custom', 'restored_plain')
 		  FROM accounts.find_or_create_account('user', 'reference_id', 'USR-7') f}),
 		'(f,t)',
 		"$db: an old identifier is found, not created");
+	is($node->safe_psql($db, q{
+		SELECT (SELECT count(*) FROM accounts.identifiers i WHERE NOT EXISTS (SELECT 1 FROM accounts.accounts a WHERE a.id = i.account_id))
+		     + (SELECT count(*) FROM accounts.identifiers i WHERE NOT EXISTS (SELECT 1 FROM accounts.identifier_types t WHERE t.account_type = i.account_type AND t.name = i.id_type))
+		     + (SELECT count(*) FROM accounts.accounts a WHERE NOT EXISTS (SELECT 1 FROM accounts.account_types t WHERE t.name = a.account_type))}),
+		'0', "$db: foreign-key audit finds nothing");
 	is( $node->safe_psql(
 			$db, q{SELECT created FROM accounts.find_or_create_account('merchant', 'reference_id', 'm-new')}),
 		't', "$db: a new identifier creates an account");

@@ -60,6 +60,15 @@ my $catalog_sql = q{
 	   WHERE t.tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'accounts'::regnamespace)
 	     AND NOT t.tgisinternal  -- foreign-key triggers: named by OID, covered by the constraints
 	  UNION ALL
+	  SELECT 'trigger state ' || t.tgrelid::regclass || ' internal ' || t.tgisinternal || ' enabled ' || t.tgenabled::text
+	         || ' x' || count(*) FROM pg_trigger t
+	   WHERE t.tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'accounts'::regnamespace)
+	   GROUP BY t.tgrelid, t.tgisinternal, t.tgenabled
+	  UNION ALL
+	  SELECT 'event trigger ' || e.evtname || ' ' || e.evtevent || ' ' || e.evtenabled::text || ' ' || e.evtfoid::regproc
+	         || ' ' || coalesce(array_to_string(e.evttags, ','), '')
+	    FROM pg_event_trigger e
+	  UNION ALL
 	  SELECT 'row ' || name FROM accounts.account_types
 	  UNION ALL
 	  SELECT 'row ' || account_type || '/' || name || '/' || kind || '/' || case_sensitive FROM accounts.identifier_types
