@@ -1,0 +1,82 @@
+# Logical replication of the extension's four tables (issue #10): with the
+# extension created on both sides, the initial copy no longer fails on the
+# seeded rows (user, reference_id), later changes stream, and a
+# subscriber's cache of identifier types follows registry changes applied
+# by the apply worker (the registry triggers are ENABLE ALWAYS).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $pub = PostgreSQL::Test::Cluster->new('publisher');
+$pub->init(allows_streaming => 'logical');
+$pub->start;
+my $sub = PostgreSQL::Test::Cluster->new('subscriber');
+$sub->init;
+$sub->start;
+
+for my $n ($pub, $sub)
+{
+	$n->safe_psql('postgres', 'CREATE EXTENSION account');
+}
+$pub->safe_psql('postgres', q{
+	SELECT accounts.create_account_type('merchant');
+	SELECT accounts.create_identifier_type('user', 'email', 'email');
+	SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
+	       ARRAY(SELECT 'r-' || n FROM generate_series(1, 200) n));
+	SELECT accounts.find_or_create_account('merchant', 'reference_id', 'm-1');
+	CREATE PUBLICATION accounts_pub FOR TABLE accounts.account_types, accounts.identifier_types,
+	       accounts.accounts, accounts.identifiers;
+});
+
+# the subscriber caches the registry before the subscription exists
+is($sub->psql('postgres', q{SELECT accounts.find_account('user', 'email', 'x@example.com')}),
+	3, 'subscriber: email is unknown before replication (42704)');
+
+my $connstr = $pub->connstr . ' dbname=postgres';
+$sub->safe_psql('postgres',
+	"CREATE SUBSCRIPTION accounts_sub CONNECTION '$connstr' PUBLICATION accounts_pub");
+$sub->wait_for_subscription_sync($pub, 'accounts_sub');
+
+my $snapshot_sql = q{
+	SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+	  SELECT 'type ' || name AS line FROM accounts.account_types
+	  UNION ALL SELECT 'idtype ' || account_type || '/' || name FROM accounts.identifier_types
+	  UNION ALL SELECT 'account ' || id || '/' || account_type FROM accounts.accounts
+	  UNION ALL SELECT 'ident ' || account_type || '/' || id_type || '/' || value || '/' || account_id
+	    FROM accounts.identifiers) s};
+is($sub->safe_psql('postgres', $snapshot_sql), $pub->safe_psql('postgres', $snapshot_sql),
+	'initial copy: every row, including the seeded registry rows, is on the subscriber once');
+is($sub->safe_psql('postgres', q{SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'}),
+	'0', 'every table is synchronized');
+
+# the subscriber's cache of identifier types follows the replicated registry
+is($sub->safe_psql('postgres', q{SELECT accounts.find_account('user', 'email', 'x@example.com') IS NULL}),
+	't', 'subscriber: the replicated email type is known (the cache was invalidated)');
+
+# changes made later stream, including a new type and its use
+$pub->safe_psql('postgres', q{
+	SELECT accounts.create_identifier_type('user', 'phone', 'phone');
+	SELECT accounts.find_or_create_account('user', 'phone', '+1 415 555 0100');
+	SELECT accounts.create_account_type('shop');
+	SELECT accounts.find_or_create_account('shop', 'reference_id', 's-1');
+});
+$pub->wait_for_catchup('accounts_sub');
+is($sub->safe_psql('postgres', $snapshot_sql), $pub->safe_psql('postgres', $snapshot_sql),
+	'later changes are on the subscriber');
+is($sub->safe_psql('postgres', q{SELECT accounts.find_account('user', 'phone', '+1 (415) 555-0100') IS NULL}),
+	'f', 'subscriber: a type created after the sync is usable at once');
+is($sub->safe_psql('postgres', q{
+	SELECT accounts.find_account('shop', 'reference_id', 'S-1') = accounts.find_account('shop', 'reference_id', 's-1')}),
+	't', 'subscriber: the new account type and its reference_id type arrived');
+
+$pub->safe_psql('postgres', q{DELETE FROM accounts.identifiers WHERE id_type = 'phone'; SELECT accounts.drop_identifier_type('user', 'phone')});
+$pub->wait_for_catchup('accounts_sub');
+is($sub->psql('postgres', q{SELECT accounts.find_account('user', 'phone', '+14155550100')}),
+	3, 'subscriber: a dropped type is unknown at once (42704)');
+
+$sub->stop;
+$pub->stop;
+done_testing();
