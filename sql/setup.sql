@@ -22,8 +22,18 @@ SELECT p.oid::regprocedure AS function,
    AND p.proname IN ('find_or_create_account', 'find_account', 'normalize_identifier')
  ORDER BY p.oid::regprocedure::text;
 
-\d accounts.identifiers
-\d accounts.accounts
+-- (\d would list the disabled foreign-key check triggers by OID-derived
+-- names; show the columns, then those triggers by what they check)
+SELECT attname, format_type(atttypid, atttypmod) AS type, attnotnull
+  FROM pg_attribute WHERE attrelid = 'accounts.identifiers'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT attname, format_type(atttypid, atttypmod) AS type, attnotnull
+  FROM pg_attribute WHERE attrelid = 'accounts.accounts'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT t.tgrelid::regclass AS on_table, c.conname, t.tgfoid::regproc AS checks, t.tgenabled AS enabled
+  FROM pg_trigger t JOIN pg_constraint c ON c.oid = t.tgconstraint
+ WHERE t.tgrelid = c.conrelid AND c.connamespace = 'accounts'::regnamespace
+ ORDER BY 1::text, 2, 3::text;
+SELECT pg_get_indexdef(indexrelid) FROM pg_index
+ WHERE indrelid IN ('accounts.identifiers'::regclass, 'accounts.accounts'::regclass) ORDER BY 1;
 
 -- seeded registry
 SELECT name FROM accounts.account_types ORDER BY name;
