@@ -191,15 +191,6 @@ text_in(MemoryContext cxt, const char *s)
 	return d;
 }
 
-/* Does text t hold exactly the NUL-terminated string s? */
-static inline bool
-text_equals(text *t, const char *s)
-{
-	size_t		len = VARSIZE_ANY_EXHDR(t);
-
-	return strlen(s) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
-}
-
 /*
  * Resolve the account type and identifier type into key, through the call
  * site's memo when it still holds them.
@@ -211,8 +202,8 @@ resolve_types(FunctionCallInfo fcinfo, CallState *state, IdentKey *key,
 	uint64		generation = account_cache_generation();
 
 	if (state->memo_generation == generation &&
-		text_equals(type, state->memo_account_type) &&
-		text_equals(id_type, state->memo_id_type))
+		account_text_equals(type, state->memo_account_type) &&
+		account_text_equals(id_type, state->memo_id_type))
 	{
 		key->account_type = state->memo_account_type;
 		key->id_type = state->memo_id_type;

@@ -82,6 +82,15 @@ typedef struct IdentKey
 	Datum		value_d;
 } IdentKey;
 
+/* Does text t hold exactly the NUL-terminated string s? */
+static inline bool
+account_text_equals(const text *t, const char *s)
+{
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	return strlen(s) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
 /* catalog.c */
 extern const AccountRels *account_rels(void);
 extern Relation account_table_open(Oid relid, LOCKMODE lockmode);

@@ -20,7 +20,7 @@
  * OID and drops the old one.  Callers open the table first (its lock makes
  * us process pending invalidations, and REINDEX CONCURRENTLY waits for
  * every holder of such a lock before it drops anything) and then take the
- * primary key from the table's relcache entry (account_pkey_of()).
+ * primary key from the table's relcache entry (account_pkey_open()).
  *
  * THE SHAPE CHECK
  * ===============
@@ -46,6 +46,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
+#include "catalog/pg_type_d.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
@@ -60,9 +61,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "catalog/pg_type_d.h"
-#include "nodes/pg_list.h"
-#include "utils/ruleutils.h"
 
 PG_FUNCTION_INFO_V1(account_registry_changed);
 PG_FUNCTION_INFO_V1(account_guard_tables);
@@ -166,13 +164,19 @@ typedef struct ExpectedColumn
 	Oid			type;
 } ExpectedColumn;
 
-static void
-check_shape(Relation rel, const ExpectedColumn *cols, int ncols,
+/*
+ * Check the shape of one of the two written tables (see THE SHAPE CHECK);
+ * returns the OID of its primary key.  Its columns were found by name
+ * already (lookup_att), so a live column that is not expected is an added
+ * one.
+ */
+static Oid
+check_table(Oid relid, const ExpectedColumn *cols, int ncols,
 			const int16 *pkey_cols, int npkey)
 {
+	Relation	rel = account_table_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	const char *relname = RelationGetRelationName(rel);
-	int			live = 0;
 	Oid			pkoid;
 	Relation	pk;
 	List	   *indexes;
@@ -185,7 +189,6 @@ check_shape(Relation rel, const ExpectedColumn *cols, int ncols,
 
 		if (att->attisdropped)
 			continue;
-		live++;
 		for (int c = 0; c < ncols; c++)
 		{
 			if (strcmp(NameStr(att->attname), cols[c].name) != 0)
@@ -204,9 +207,6 @@ check_shape(Relation rel, const ExpectedColumn *cols, int ncols,
 						psprintf("Drop the column (ALTER TABLE accounts.%s DROP COLUMN %s), and keep per-account data in a table of your own that references accounts.accounts (id).",
 								 relname, quote_identifier(NameStr(att->attname))));
 	}
-	if (live != ncols)
-		shape_error(rel, "a dropped column", "?",
-					"Reinstall the extension: dump the data, DROP EXTENSION account, CREATE EXTENSION account, restore.");
 	if (desc->constr && desc->constr->num_check > 0)
 		shape_error(rel, "the CHECK constraint", desc->constr->check[0].ccname,
 					psprintf("Drop it (ALTER TABLE accounts.%s DROP CONSTRAINT %s); validate values before calling the extension instead.",
@@ -263,6 +263,8 @@ check_shape(Relation rel, const ExpectedColumn *cols, int ncols,
 						"Reinstall the extension.");
 	}
 	index_close(pk, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return pkoid;
 }
 
 /*
@@ -276,10 +278,17 @@ account_rels(void)
 {
 	AccountRels r;
 
+	static const ExpectedColumn acc_cols[] = {
+		{"id", UUIDOID}, {"account_type", TEXTOID}, {"created_at", TIMESTAMPTZOID}};
+	static const ExpectedColumn ident_cols[] = {
+		{"account_type", TEXTOID}, {"id_type", TEXTOID}, {"value", TEXTOID},
+	{"account_id", UUIDOID}, {"created_at", TIMESTAMPTZOID}};
+
 	for (int attempt = 0; !rels_valid; attempt++)
 	{
 		uint64		generation = inval_generation;
-		Relation	rel;
+		int16		acc_pk[1];
+		int16		ident_pk[3];
 		Oid			pkeys[2];
 
 		if (!callback_registered)
@@ -320,31 +329,12 @@ account_rels(void)
 											"case_sensitive");
 
 		/* the two tables the C code writes must have the shape it knows */
-		rel = account_table_open(r.accounts, AccessShareLock);
-		{
-			static const ExpectedColumn cols[] = {
-				{"id", UUIDOID}, {"account_type", TEXTOID}, {"created_at", TIMESTAMPTZOID}};
-			int16		pk[1];
-
-			pk[0] = r.acc_id;
-			check_shape(rel, cols, lengthof(cols), pk, 1);
-			pkeys[0] = RelationGetPrimaryKeyIndex(rel);
-		}
-		table_close(rel, AccessShareLock);
-		rel = account_table_open(r.identifiers, AccessShareLock);
-		{
-			static const ExpectedColumn cols[] = {
-				{"account_type", TEXTOID}, {"id_type", TEXTOID}, {"value", TEXTOID},
-			{"account_id", UUIDOID}, {"created_at", TIMESTAMPTZOID}};
-			int16		pk[3];
-
-			pk[0] = r.ident_value;
-			pk[1] = r.ident_id_type;
-			pk[2] = r.ident_account_type;
-			check_shape(rel, cols, lengthof(cols), pk, 3);
-			pkeys[1] = RelationGetPrimaryKeyIndex(rel);
-		}
-		table_close(rel, AccessShareLock);
+		acc_pk[0] = r.acc_id;
+		pkeys[0] = check_table(r.accounts, acc_cols, lengthof(acc_cols), acc_pk, 1);
+		ident_pk[0] = r.ident_value;
+		ident_pk[1] = r.ident_id_type;
+		ident_pk[2] = r.ident_account_type;
+		pkeys[1] = check_table(r.identifiers, ident_cols, lengthof(ident_cols), ident_pk, 3);
 
 		/* an invalidation arrived while we read: read again */
 		if (generation != inval_generation)

@@ -509,13 +509,8 @@ slot_text_equals(TupleTableSlot *slot, AttrNumber attnum, const char *s)
 {
 	bool		isnull;
 	Datum		d = slot_getattr(slot, attnum, &isnull);
-	text	   *t;
 
-	if (isnull)
-		return false;
-	t = DatumGetTextPP(d);
-	return VARSIZE_ANY_EXHDR(t) == strlen(s) &&
-		memcmp(VARDATA_ANY(t), s, strlen(s)) == 0;
+	return !isnull && account_text_equals(DatumGetTextPP(d), s);
 }
 
 /*

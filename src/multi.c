@@ -54,6 +54,14 @@ key_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->value, y->value);
 }
 
+/* Release the first n of the advisory locks in tags. */
+static void
+unlock_all(LOCKTAG *tags, int n)
+{
+	for (int j = 0; j < n; j++)
+		ident_unlock(&tags[j]);
+}
+
 static char *
 uuid_text(const pg_uuid_t *u)
 {
@@ -79,8 +87,7 @@ check_one_account(IdentKey *keys, pg_uuid_t *ids, bool *found, int n,
 			first = i;
 		else if (memcmp(&ids[i], &ids[first], sizeof(pg_uuid_t)) != 0)
 		{
-			for (int j = 0; j < nlocked; j++)
-				ident_unlock(&tags[j]);
+			unlock_all(tags, nlocked);
 			initStringInfo(&detail);
 			for (int k = 0; k < n; k++)
 				if (found[k])
@@ -238,8 +245,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 		}
 		if (TransactionIdIsValid(xwait))
 		{
-			for (int j = 0; j < nlocked; j++)
-				ident_unlock(&tags[j]);
+			unlock_all(tags, nlocked);
 			ident_wait(&session, xwait);
 			continue;
 		}
@@ -259,8 +265,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 			lr = ident_lock_account(&session, &ids[owner], false, &owner_type);
 			if (lr != ACCOUNT_LOCKED)
 			{
-				for (int j = 0; j < nlocked; j++)
-					ident_unlock(&tags[j]);
+				unlock_all(tags, nlocked);
 				if (lr == ACCOUNT_WOULD_BLOCK)
 					lr = ident_lock_account(&session, &ids[owner], true, &owner_type);
 				if (lr == ACCOUNT_MISSING && ++missing_owner > 3)
@@ -283,8 +288,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 		for (int i = 0; i < n; i++)
 			if (!found[i])
 				ident_insert_identifier(&session, &keys[i], &account_id);
-		for (int j = 0; j < nlocked; j++)
-			ident_unlock(&tags[j]);
+		unlock_all(tags, nlocked);
 		break;
 	}
 	ident_session_close(&session);
