@@ -60,7 +60,7 @@ installcheck() {
     return 1
 }
 
-run_step "pg_regress suite (sql/, expected/)" installcheck regress
+run_step "pg_regress suite (test/sql/, test/expected/)" installcheck regress
 run_step "isolation specs (test/specs/)" installcheck isolation
 run_step "TAP tests (test/t/)" installcheck tap
 [ -x "$SRC/test/unit/run.sh" ] && run_step "normalizer unit tests" as_pg "$SRC/test/unit/run.sh"

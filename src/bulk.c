@@ -21,7 +21,7 @@
  * work_mem.  Lock-table use is one advisory lock at a time, as for single
  * calls, so a million new accounts in one call need no settings changed.
  */
-#include "account.h"
+#include "postgres.h"
 
 #include "catalog/pg_type_d.h"
 #include "fmgr.h"
@@ -33,7 +33,12 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-PG_FUNCTION_INFO_V1(account_find_or_create_many);
+#include "call.h"
+#include "compat.h"
+
+ACCOUNT_FUNCTION(account_find_or_create_many);
+
+static const char *const bulk_args[] = {"type", "id_type", "vals"};
 
 typedef struct BulkItem
 {
@@ -84,23 +89,10 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	IdentKey	key;
 	BulkItem   *items;
 	StringInfoData packed;
-	IdentSession session;
+	Lookup		lookup;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"type\" must not be null"),
-				 errhint("Pass an account type, an identifier type and an array of values.")));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"id_type\" must not be null"),
-				 errhint("Pass an account type, an identifier type and an array of values.")));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"vals\" must not be null"),
-				 errhint("Pass an array of values; an empty array returns no rows.")));
+	call_check_nulls(fcinfo, bulk_args, lengthof(bulk_args),
+					 "Pass an account type, an identifier type and an array of values; an empty array returns no rows.");
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -111,27 +103,17 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(keys_cxt);
 
 	arr = PG_GETARG_ARRAYTYPE_P(2);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("argument \"vals\" has %d dimensions", ARR_NDIM(arr)),
-				 errhint("Pass a one-dimensional text[].")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &n);
+	call_array_elems(arr, "vals", "Pass a one-dimensional text[].",
+					 &elems, &elem_nulls, &n);
 
-	key.account_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	key.id_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	account_resolve_ident_type(key.account_type, key.id_type, &key.type);
-	key.account_type_d = CStringGetTextDatum(key.account_type);
-	key.id_type_d = CStringGetTextDatum(key.id_type);
+	call_key_types(&key, text_to_cstring(PG_GETARG_TEXT_PP(0)),
+				   text_to_cstring(PG_GETARG_TEXT_PP(1)), keys_cxt);
 
 	/* check and normalize everything before writing anything */
 	items = palloc_extended(sizeof(BulkItem) * Max(n, 1), MCXT_ALLOC_HUGE);
 	initStringInfo(&packed);
 	for (int i = 0; i < n; i++)
 	{
-		char	   *norm;
-
 		CHECK_FOR_INTERRUPTS();
 		if (elem_nulls[i])
 			ereport(ERROR,
@@ -139,13 +121,12 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 					 errmsg("element %d of argument \"vals\" must not be null", i + 1),
 					 errhint("Remove NULLs from the array, e.g. with array_remove(vals, NULL).")));
 		MemoryContextSwitchTo(row_cxt);
-		norm = account_normalize_value(key.account_type, key.id_type, &key.type,
-									   TextDatumGetCString(elems[i]));
+		call_key_value(&key, TextDatumGetCString(elems[i]));
 		MemoryContextSwitchTo(keys_cxt);
 		items[i].index = i;
 		items[i].offset = (uint32) packed.len;
 		items[i].created = false;
-		appendBinaryStringInfo(&packed, norm, strlen(norm) + 1);
+		appendBinaryStringInfo(&packed, key.value, strlen(key.value) + 1);
 		MemoryContextReset(row_cxt);
 	}
 
@@ -153,7 +134,7 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	bulk_values = packed.data;
 	qsort(items, n, sizeof(BulkItem), bulk_item_cmp);
 
-	ident_session_open(&session, true);
+	lookup_begin(&lookup, true);
 	for (int i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -166,11 +147,11 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(row_cxt);
 		key.value = packed.data + items[i].offset;
 		key.value_d = CStringGetTextDatum(key.value);
-		items[i].created = ident_find_or_create(&session, &key, NULL, &items[i].account_id);
+		items[i].created = lookup_find_or_create(&lookup, &key, NULL, &items[i].account_id);
 		MemoryContextSwitchTo(keys_cxt);
 		MemoryContextReset(row_cxt);
 	}
-	ident_session_close(&session);
+	lookup_end(&lookup);
 
 	/* results in input order */
 	qsort(items, n, sizeof(BulkItem), bulk_index_cmp);

@@ -9,7 +9,7 @@
  *
  * Identifier types are read from accounts.identifier_types once and cached
  * in a hash table.  Registry rows are ordinary data, so the statement-level
- * trigger accounts.registry_changed() (account_registry_changed below) turns
+ * trigger accounts.registry_changed() (registry.c) turns
  * every INSERT/UPDATE/DELETE/TRUNCATE of the registries into a relcache
  * invalidation; other backends drop their cache when they process it (at
  * their next transaction start or lock acquisition), this backend at the
@@ -20,7 +20,7 @@
  * OID and drops the old one.  Callers open the table first (its lock makes
  * us process pending invalidations, and REINDEX CONCURRENTLY waits for
  * every holder of such a lock before it drops anything) and then take the
- * primary key from the table's relcache entry (account_pkey_open()).
+ * primary key from the table's relcache entry (catalog_pkey_open()).
  *
  * THE SHAPE CHECK
  * ===============
@@ -32,13 +32,13 @@
  * constraints or deferred uniqueness, fire triggers, apply row-level
  * security or rules.  Rather than write a row PostgreSQL would refuse or
  * complete differently, it refuses to run on a table that has any of them:
- * account_rels() checks the two tables whenever it (re)reads them, which
+ * catalog_rels() checks the two tables whenever it (re)reads them, which
  * every ALTER TABLE, CREATE INDEX/TRIGGER/RULE/POLICY causes through the
  * relcache invalidation it sends, and raises 55000 naming what to undo.
  * The event trigger accounts.guard_tables() runs the same check at the
  * end of such a DDL command, so the command itself fails.
  */
-#include "account.h"
+#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -47,7 +47,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
-#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
@@ -62,8 +61,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-PG_FUNCTION_INFO_V1(account_registry_changed);
-PG_FUNCTION_INFO_V1(account_guard_tables);
+#include "catalog.h"
+#include "compat.h"
 
 static AccountRels rels;
 static bool rels_valid = false;
@@ -86,7 +85,7 @@ static HTAB *ident_types = NULL;
 static uint64 inval_generation = 1;
 
 static void
-account_relcache_callback(Datum arg, Oid relid)
+account_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (!rels_valid)
 		return;
@@ -134,10 +133,11 @@ lookup_att(Oid relid, const char *relname, const char *attname)
 
 /*
  * Changes whenever cached catalog information may have gone stale; callers
- * that memoize a resolution (account.c, per call site) compare it.
+ * that memoize a resolution (call.c per call site, trigger.c per
+ * statement) compare it.
  */
 uint64
-account_cache_generation(void)
+catalog_generation(void)
 {
 	return inval_generation;
 }
@@ -174,7 +174,7 @@ static Oid
 check_table(Oid relid, const ExpectedColumn *cols, int ncols,
 			const int16 *pkey_cols, int npkey)
 {
-	Relation	rel = account_table_open(relid, AccessShareLock);
+	Relation	rel = catalog_table_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	const char *relname = RelationGetRelationName(rel);
 	Oid			pkoid;
@@ -274,7 +274,7 @@ check_table(Oid relid, const ExpectedColumn *cols, int ncols,
  * (see THE SHAPE CHECK above).
  */
 const AccountRels *
-account_rels(void)
+catalog_rels(void)
 {
 	AccountRels r;
 
@@ -353,7 +353,7 @@ account_rels(void)
  * racing with a call).
  */
 Relation
-account_table_open(Oid relid, LOCKMODE lockmode)
+catalog_table_open(Oid relid, LOCKMODE lockmode)
 {
 	Relation	rel = try_table_open(relid, lockmode);
 
@@ -371,7 +371,7 @@ account_table_open(Oid relid, LOCKMODE lockmode)
  * after REINDEX CONCURRENTLY replaced it.
  */
 Relation
-account_pkey_open(Relation heap, LOCKMODE lockmode)
+catalog_pkey_open(Relation heap, LOCKMODE lockmode)
 {
 	Oid			pkoid = RelationGetPrimaryKeyIndex(heap);
 
@@ -400,8 +400,8 @@ registry_fetch(const AccountRels *r, const char *account_type,
 	int			nkeys = id_type ? 2 : 1;
 	bool		found;
 
-	heap = account_table_open(r->identifier_types, AccessShareLock);
-	index = account_pkey_open(heap, AccessShareLock);
+	heap = catalog_table_open(r->identifier_types, AccessShareLock);
+	index = catalog_pkey_open(heap, AccessShareLock);
 	slot = table_slot_create(heap, NULL);
 	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(account_type));
@@ -409,7 +409,7 @@ registry_fetch(const AccountRels *r, const char *account_type,
 		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
 					CStringGetTextDatum(id_type));
 
-	scan = index_beginscan(heap, index, GetActiveSnapshot(), nkeys, 0);
+	scan = compat_index_beginscan(heap, index, GetActiveSnapshot(), nkeys);
 	index_rescan(scan, skey, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found && out != NULL)
@@ -437,11 +437,27 @@ registry_fetch(const AccountRels *r, const char *account_type,
 }
 
 /*
+ * A name longer than any registered one cannot exist: say so, without
+ * copying a huge argument into the message.
+ */
+static void
+check_name(const char *what, const char *name)
+{
+	if (strlen(name) > ACCOUNT_MAX_NAME_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s \"%s\" does not exist", what, catalog_clip(name)),
+				 errdetail("Names of account types and identifier types are at most %d bytes.",
+						   ACCOUNT_MAX_NAME_BYTES),
+				 errhint("List them with SELECT * FROM accounts.identifier_types.")));
+}
+
+/*
  * Resolve (account_type, id_type) to its identifier type, or raise 42704.
  * Cached; see the header comment for how the cache stays current.
  */
 void
-account_resolve_ident_type(const char *account_type, const char *id_type,
+catalog_resolve_type(const char *account_type, const char *id_type,
 						   IdentType *out)
 {
 	const AccountRels *r;
@@ -451,8 +467,8 @@ account_resolve_ident_type(const char *account_type, const char *id_type,
 	bool		found;
 
 	/* names longer than this cannot be registered (CHECK constraint) */
-	account_check_name("account type", account_type);
-	account_check_name("identifier type", id_type);
+	check_name("account type", account_type);
+	check_name("identifier type", id_type);
 
 	memset(&key, 0, sizeof(key));
 	strlcpy(key.account_type, account_type, sizeof(key.account_type));
@@ -468,7 +484,7 @@ account_resolve_ident_type(const char *account_type, const char *id_type,
 		}
 	}
 
-	r = account_rels();
+	r = catalog_rels();
 	generation = inval_generation;
 	if (!registry_fetch(r, account_type, id_type, out))
 	{
@@ -503,49 +519,24 @@ account_resolve_ident_type(const char *account_type, const char *id_type,
 	entry->type = *out;
 }
 
-/*
- * Statement-level trigger on the registries: make every backend forget its
- * cached identifier types once this transaction commits.
- */
-Datum
-account_registry_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("accounts.registry_changed() was not called by a trigger"),
-				 errhint("It is attached to accounts.account_types and accounts.identifier_types by the extension.")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	PG_RETURN_POINTER(NULL);
-}
 
 /*
- * Event trigger at ddl_command_end: the shape check (see the header) for a
- * DDL command that may have changed one of the tables the C code writes.
- * The command's own relcache invalidation has already been processed, so
- * account_rels() re-reads and re-checks only if one of our tables changed;
- * an error here aborts the command.  The extension's own scripts
- * (CREATE/ALTER EXTENSION) are not checked mid-way.
+ * The shape check for the event trigger (registry.c): if the extension's
+ * two written tables exist, check them now.  Nothing is checked while the
+ * extension's own scripts run (CREATE/ALTER EXTENSION), when the tables
+ * are being built or rebuilt.
  */
-Datum
-account_guard_tables(PG_FUNCTION_ARGS)
+void
+catalog_check_tables(void)
 {
 	Oid			ns;
 
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("accounts.guard_tables() was not called by an event trigger"),
-				 errhint("It is attached to ddl_command_end by the extension.")));
 	if (creating_extension)
-		PG_RETURN_VOID();
+		return;
 	ns = get_namespace_oid("accounts", true);
 	if (!OidIsValid(ns) ||
 		!OidIsValid(get_relname_relid("accounts", ns)) ||
 		!OidIsValid(get_relname_relid("identifiers", ns)))
-		PG_RETURN_VOID();
-	(void) account_rels();
-	PG_RETURN_VOID();
+		return;
+	(void) catalog_rels();
 }

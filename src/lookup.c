@@ -11,10 +11,10 @@
  *      the account; no advisory lock is taken (finding is lock-free).
  *
  *   2. Miss.  In a read-only transaction (or on a hot standby) stop here
- *      with 25006.  Otherwise take the advisory lock for the key:
- *      transaction-level, ExclusiveLock, two-int4 form
- *      (ACCOUNT_LOCK_KEY1, fold32(hash64(key))).  Applications' own
- *      advisory locks would have to use that exact first key to collide.
+ *      with 25006.  Otherwise take the key's lock: transaction-level,
+ *      ExclusiveLock, on an advisory-type tag (ACCOUNT_LOCK_KEY1,
+ *      fold32(hash64(key)), ACCOUNT_LOCK_FIELD4) that no SQL function can
+ *      take or hold, so applications' advisory locks never collide with it.
  *
  *   3. Under the lock, probe again with a dirty snapshot, which also sees
  *      rows of transactions still in progress:
@@ -78,8 +78,33 @@
  * In no case does the function raise 23505: a unique violation would need a
  * second inserter of the key between our dirty probe and our insert, and
  * every inserter goes through the advisory lock.
+ *
+ * SEVERAL IDENTIFIERS AT ONCE
+ * ===========================
+ *
+ * find_or_create_account(type, identifiers[]) (lookup_find_or_create_all)
+ * runs the same steps over a set of keys:
+ *
+ *   1. Sort the keys into one canonical order (identifier type, then
+ *      value) and drop duplicates.  Probe them all with the statement's
+ *      MVCC snapshot, taking no lock.  All found on one account: return
+ *      it.  Found on two or more accounts: 21000, nothing written.
+ *   2. Otherwise take the key locks of all of them, in the canonical
+ *      order, and probe again with a dirty snapshot.  A row in progress in
+ *      another transaction: release every lock, wait for it, start over.
+ *      Rows on two or more accounts: release, 21000.  On one account:
+ *      attach the missing identifiers to it.  On none: create one account
+ *      holding all of them.  Then release the locks.
+ *
+ * Taking the locks in one order means concurrent callers passing the same
+ * identifiers in any order never deadlock on them; while holding them a
+ * caller waits for nothing else (it releases them before waiting for a
+ * transaction or for an account's row), so the locks cannot be part of a
+ * cycle.  A transaction holds at most LOOKUP_MAX_KEYS of them at once and
+ * none after the call.  The isolation-level rules are those of the single
+ * form.
  */
-#include "account.h"
+#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -90,6 +115,7 @@
 #include "catalog/index.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
@@ -100,12 +126,43 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
+#include "lookup.h"
+#include "uuidv7.h"
+
+/*
+ * The key locks are advisory-type lock tags that the SQL functions cannot
+ * produce: pg_advisory_lock() and friends only ever set the fourth field to
+ * 1 (bigint key) or 2 (two int4 keys).  pg_locks shows ours as locktype
+ * advisory, classid = 1094927188 ("ACCT"), objsubid = 16707 ("AC").  No
+ * role, however unprivileged, can take or hold one from SQL, so nobody can
+ * squat on an identifier's lock.
+ */
+#define ACCOUNT_LOCK_KEY1		0x41434354
+#define ACCOUNT_LOCK_FIELD4		0x4143
+
+/* What probe_locked() found. */
+typedef enum ProbeResult
+{
+	PROBE_NONE,					/* no row: create it */
+	PROBE_WAIT,					/* another transaction's row is in progress */
+	PROBE_FOUND					/* a committed row, or our own */
+} ProbeResult;
+
+/* What lock_account() found. */
+typedef enum AccountLockResult
+{
+	ACCOUNT_LOCKED,				/* KEY SHARE held; *account_type set */
+	ACCOUNT_MISSING,			/* no such account (or deleted meanwhile) */
+	ACCOUNT_WOULD_BLOCK			/* only when !wait */
+} AccountLockResult;
+
 /*
  * Probe the identifiers' primary key for key with the given snapshot.  On a
  * hit the tuple is left in slot.
  */
 static bool
-probe(IdentSession *s, Snapshot snapshot, const IdentKey *key)
+probe(Lookup *s, Snapshot snapshot, const IdentKey *key)
 {
 	ScanKeyData skey[3];
 	IndexScanDesc scan;
@@ -116,7 +173,7 @@ probe(IdentSession *s, Snapshot snapshot, const IdentKey *key)
 	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key->id_type_d);
 	ScanKeyInit(&skey[2], 3, BTEqualStrategyNumber, F_TEXTEQ, key->account_type_d);
 
-	scan = index_beginscan(s->ident_heap, s->ident_index, snapshot, 3, 0);
+	scan = compat_index_beginscan(s->ident_heap, s->ident_index, snapshot, 3);
 	index_rescan(scan, skey, 3, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, s->slot);
 	index_endscan(scan);
@@ -124,7 +181,7 @@ probe(IdentSession *s, Snapshot snapshot, const IdentKey *key)
 }
 
 static void
-slot_account_id(IdentSession *s, pg_uuid_t *out)
+slot_account_id(Lookup *s, pg_uuid_t *out)
 {
 	bool		isnull;
 	Datum		d = slot_getattr(s->slot, s->rels->ident_account_id, &isnull);
@@ -139,26 +196,26 @@ slot_account_id(IdentSession *s, pg_uuid_t *out)
  * for find-or-create.  The tables for inserting are set up on first use.
  */
 void
-ident_session_open(IdentSession *s, bool for_write)
+lookup_begin(Lookup *s, bool for_write)
 {
 	memset(s, 0, sizeof(*s));
 	s->cxt = CurrentMemoryContext;
 	s->lockmode = for_write ? RowExclusiveLock : AccessShareLock;
 	s->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	s->ident_heap = account_table_open(account_rels()->identifiers, s->lockmode);
+	s->ident_heap = catalog_table_open(catalog_rels()->identifiers, s->lockmode);
 	/* the lock processed pending invalidations: resolve again after it */
-	s->rels = account_rels();
+	s->rels = catalog_rels();
 	if (RelationGetRelid(s->ident_heap) != s->rels->identifiers)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"account\" was reinstalled during the call"),
 				 errhint("Retry the call.")));
-	s->ident_index = account_pkey_open(s->ident_heap, s->lockmode);
+	s->ident_index = catalog_pkey_open(s->ident_heap, s->lockmode);
 	s->slot = table_slot_create(s->ident_heap, NULL);
 }
 
 void
-ident_session_close(IdentSession *s)
+lookup_end(Lookup *s)
 {
 	if (s->estate != NULL)
 	{
@@ -182,7 +239,7 @@ ident_session_close(IdentSession *s)
  * just checked (the registry) or created (the account).
  */
 static void
-prepare_inserts(IdentSession *s)
+prepare_inserts(Lookup *s)
 {
 	MemoryContext old;
 
@@ -192,7 +249,7 @@ prepare_inserts(IdentSession *s)
 	old = MemoryContextSwitchTo(s->cxt);
 	s->estate = CreateExecutorState();
 	MemoryContextSwitchTo(s->estate->es_query_cxt);
-	s->acc_heap = account_table_open(s->rels->accounts, RowExclusiveLock);
+	s->acc_heap = catalog_table_open(s->rels->accounts, RowExclusiveLock);
 	s->acc_rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(s->acc_rri, s->acc_heap, 1, NULL, 0);
 	ExecOpenIndices(s->acc_rri, false);
@@ -205,12 +262,12 @@ prepare_inserts(IdentSession *s)
 }
 
 static void
-insert_slot(IdentSession *s, ResultRelInfo *rri, TupleTableSlot *slot)
+insert_slot(Lookup *s, ResultRelInfo *rri, TupleTableSlot *slot)
 {
 	ExecStoreVirtualTuple(slot);
 	table_tuple_insert(rri->ri_RelationDesc, slot, GetCurrentCommandId(true), 0, NULL);
 	if (rri->ri_NumIndices > 0)
-		ExecInsertIndexTuples(rri, slot, s->estate, false, false, NULL, NIL);
+		compat_insert_index_tuples(rri, slot, s->estate);
 	ResetPerTupleExprContext(s->estate);
 }
 
@@ -233,7 +290,7 @@ set_col(TupleTableSlot *slot, AttrNumber attnum, Datum value)
  * find_account: MVCC lookup only.  Never writes, never locks a row.
  */
 bool
-ident_lookup(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
+lookup_find(Lookup *s, const IdentKey *key, pg_uuid_t *account_id)
 {
 	if (!probe(s, s->snapshot, key))
 		return false;
@@ -275,37 +332,38 @@ raise_read_only(const IdentKey *key)
 }
 
 /*
- * The building blocks of the protocol, also used by multi.c.
+ * The steps of the protocol, shared by the single and the multi-identifier
+ * forms below.
  */
 
 /* Step 2's check: creating needs a read-write transaction. */
-void
-ident_check_writable(const IdentKey *key)
+static void
+check_writable(const IdentKey *key)
 {
 	if (XactReadOnly)
 		raise_read_only(key);
 }
 
-void
-ident_lock(const IdentKey *key, LOCKTAG *tag)
+static void
+lock_key(const IdentKey *key, LOCKTAG *tag)
 {
 	key_locktag(tag, key);
 	(void) LockAcquire(tag, ExclusiveLock, false, false);
 }
 
-void
-ident_unlock(const LOCKTAG *tag)
+static void
+unlock_key(const LOCKTAG *tag)
 {
 	LockRelease(tag, ExclusiveLock, false);
 }
 
 /*
  * Step 3a's wait, after the caller released its advisory locks.  The slot
- * still holds the in-progress row that ident_probe_locked() found; its TID
+ * still holds the in-progress row that probe_locked() found; its TID
  * goes into the wait's error context ("while inserting index tuple ...").
  */
-void
-ident_wait(IdentSession *s, TransactionId xwait)
+static void
+wait_for(Lookup *s, TransactionId xwait)
 {
 	if (ItemPointerIsValid(&s->slot->tts_tid))
 		XactLockTableWait(xwait, s->ident_heap, &s->slot->tts_tid, XLTW_InsertIndex);
@@ -319,8 +377,8 @@ ident_wait(IdentSession *s, TransactionId xwait)
  * (*account_id).  Under REPEATABLE READ and SERIALIZABLE a committed row
  * the transaction's snapshot cannot see raises 40001; see the header.
  */
-ProbeResult
-ident_probe_locked(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id,
+static ProbeResult
+probe_locked(Lookup *s, const IdentKey *key, pg_uuid_t *account_id,
 				   TransactionId *xwait)
 {
 	SnapshotData dirty;
@@ -355,8 +413,8 @@ ident_probe_locked(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id,
 }
 
 /* A new account row of key's account type; its id is returned. */
-void
-ident_insert_account(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id)
+static void
+insert_account(Lookup *s, const IdentKey *key, pg_uuid_t *account_id)
 {
 	const AccountRels *r = s->rels;
 
@@ -371,8 +429,8 @@ ident_insert_account(IdentSession *s, const IdentKey *key, pg_uuid_t *account_id
 }
 
 /* An identifier row for key, belonging to account_id. */
-void
-ident_insert_identifier(IdentSession *s, const IdentKey *key,
+static void
+insert_identifier(Lookup *s, const IdentKey *key,
 						const pg_uuid_t *account_id)
 {
 	const AccountRels *r = s->rels;
@@ -397,7 +455,7 @@ ident_insert_identifier(IdentSession *s, const IdentKey *key,
  * semantics (RI_FKey_check's SELECT ... FOR KEY SHARE):
  *
  *   - before creating an identifier: the identifier_types row of its type
- *     (ident_lock_types).  drop_identifier_type() and drop_account_type()
+ *     (lock_types).  drop_identifier_type() and drop_account_type()
  *     lock those rows FOR UPDATE before they look for users of the type, so
  *     a drop waits for every creator in progress and every later creator
  *     waits for the drop, then finds the type gone (42704; 40001 under
@@ -407,7 +465,7 @@ ident_insert_identifier(IdentSession *s, const IdentKey *key,
  *     A new account always gets an identifier, so the lock on its type's
  *     row also protects the account type.
  *   - before attaching an identifier to an existing account: that account's
- *     row (ident_lock_account).  A DELETE of the account then waits for the
+ *     row (lock_account).  A DELETE of the account then waits for the
  *     attaching transaction and its ON DELETE CASCADE sees the new
  *     identifier; an attach after a DELETE finds no row (or, under
  *     REPEATABLE READ, a row deleted after its snapshot: 40001, exactly as
@@ -436,7 +494,7 @@ static struct
 static bool xact_callback_registered = false;
 
 static void
-forget_lock_memo(XactEvent event, void *arg)
+forget_lock_memo(XactEvent event pg_attribute_unused(), void *arg pg_attribute_unused())
 {
 	lock_memo.valid = false;
 }
@@ -458,13 +516,13 @@ lock_row(Relation heap, ScanKey skey, int nkeys, TupleTableSlot *slot,
 {
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
 	Snapshot	snapshot = xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot();
-	Relation	index = account_pkey_open(heap, AccessShareLock);
+	Relation	index = catalog_pkey_open(heap, AccessShareLock);
 	IndexScanDesc scan;
 	bool		found;
 	TM_FailureData tmfd;
 	TM_Result	res;
 
-	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
+	scan = compat_index_beginscan(heap, index, snapshot, nkeys);
 	index_rescan(scan, skey, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
@@ -510,15 +568,15 @@ slot_text_equals(TupleTableSlot *slot, AttrNumber attnum, const char *s)
 	bool		isnull;
 	Datum		d = slot_getattr(slot, attnum, &isnull);
 
-	return !isnull && account_text_equals(DatumGetTextPP(d), s);
+	return !isnull && catalog_text_equals(DatumGetTextPP(d), s);
 }
 
 /*
  * Lock key's identifier_types row FOR KEY SHARE (see ROW LOCKS above), or
  * raise 42704 if the type was dropped since it was resolved.
  */
-void
-ident_lock_types(IdentSession *s, const IdentKey *key)
+static void
+lock_types(Lookup *s, const IdentKey *key)
 {
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	Relation	heap;
@@ -538,7 +596,7 @@ ident_lock_types(IdentSession *s, const IdentKey *key)
 		xact_callback_registered = true;
 	}
 
-	heap = account_table_open(s->rels->identifier_types, RowShareLock);
+	heap = catalog_table_open(s->rels->identifier_types, RowShareLock);
 	slot = table_slot_create(heap, NULL);
 	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ, key->account_type_d);
 	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key->id_type_d);
@@ -571,11 +629,11 @@ ident_lock_types(IdentSession *s, const IdentKey *key)
  * account type (palloc'd).  With wait = false, ACCOUNT_WOULD_BLOCK instead
  * of waiting for a conflicting lock.
  */
-AccountLockResult
-ident_lock_account(IdentSession *s, const pg_uuid_t *account_id, bool wait,
+static AccountLockResult
+lock_account(Lookup *s, const pg_uuid_t *account_id, bool wait,
 				   char **account_type)
 {
-	Relation	heap = account_table_open(s->rels->accounts, RowShareLock);
+	Relation	heap = catalog_table_open(s->rels->accounts, RowShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	ScanKeyData skey;
 	RowLockResult res;
@@ -611,7 +669,7 @@ ident_lock_account(IdentSession *s, const pg_uuid_t *account_id, bool wait,
  * the identifier afterwards.  Returns true if this call wrote the row.
  */
 bool
-ident_find_or_create(IdentSession *s, const IdentKey *key,
+lookup_find_or_create(Lookup *s, const IdentKey *key,
 					 const pg_uuid_t *attach_to, pg_uuid_t *account_id)
 {
 	LOCKTAG		tag;
@@ -624,37 +682,222 @@ ident_find_or_create(IdentSession *s, const IdentKey *key,
 	}
 
 	/* 2. a creator from here on: lock what the foreign keys would */
-	ident_check_writable(key);
-	ident_lock_types(s, key);
+	check_writable(key);
+	lock_types(s, key);
 
 	for (;;)
 	{
 		TransactionId xwait;
 
 		CHECK_FOR_INTERRUPTS();
-		ident_lock(key, &tag);
+		lock_key(key, &tag);
 
 		/* 3. probe again, seeing in-progress rows too */
-		switch (ident_probe_locked(s, key, account_id, &xwait))
+		switch (probe_locked(s, key, account_id, &xwait))
 		{
 			case PROBE_NONE:
 				/* 3c: the account row first, then its identifier */
 				if (attach_to)
 					*account_id = *attach_to;
 				else
-					ident_insert_account(s, key, account_id);
-				ident_insert_identifier(s, key, account_id);
-				ident_unlock(&tag);
+					insert_account(s, key, account_id);
+				insert_identifier(s, key, account_id);
+				unlock_key(&tag);
 				return true;
 			case PROBE_WAIT:
 				/* 3a: wait for the other creator (or deleter) to finish */
-				ident_unlock(&tag);
-				ident_wait(s, xwait);
+				unlock_key(&tag);
+				wait_for(s, xwait);
 				continue;
 			case PROBE_FOUND:
 				/* 3b: a committed row, or one of our own transaction */
-				ident_unlock(&tag);
+				unlock_key(&tag);
 				return false;
 		}
 	}
+}
+
+/* Order of the multi-identifier protocol: identifier type, then value. */
+static int
+key_cmp(const void *a, const void *b)
+{
+	const IdentKey *x = (const IdentKey *) a;
+	const IdentKey *y = (const IdentKey *) b;
+	int			c = strcmp(x->id_type, y->id_type);
+
+	return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+/* Release the first n of the key locks in tags. */
+static void
+unlock_keys(LOCKTAG *tags, int n)
+{
+	for (int j = 0; j < n; j++)
+		unlock_key(&tags[j]);
+}
+
+static char *
+uuid_text(const pg_uuid_t *u)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
+}
+
+/*
+ * If the found keys belong to more than one account, release the first
+ * nlocked key locks and raise 21000 naming them.  found[i] says whether
+ * keys[i] was found, on ids[i].  Returns the first found key, or -1.
+ */
+static int
+check_one_account(const IdentKey *keys, const pg_uuid_t *ids, const bool *found,
+				  int n, LOCKTAG *tags, int nlocked)
+{
+	int			first = -1;
+	StringInfoData detail;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!found[i])
+			continue;
+		if (first < 0)
+		{
+			first = i;
+			continue;
+		}
+		if (memcmp(&ids[i], &ids[first], sizeof(pg_uuid_t)) == 0)
+			continue;
+		unlock_keys(tags, nlocked);
+		initStringInfo(&detail);
+		for (int k = 0; k < n; k++)
+			if (found[k])
+				appendStringInfo(&detail, "%s%s \"%s\" belongs to account %s",
+								 detail.len ? "; " : "", keys[k].id_type,
+								 keys[k].value, uuid_text(&ids[k]));
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("the identifiers belong to more than one account of type \"%s\"",
+						keys[0].account_type),
+				 errdetail("%s.", detail.data),
+				 errhint("Pass identifiers of one person, or merge the accounts first.")));
+	}
+	return first;
+}
+
+/*
+ * find_or_create_account(type, identifiers[]): the protocol of SEVERAL
+ * IDENTIFIERS AT ONCE in the header comment.  keys (all of one account
+ * type) are sorted and deduplicated in place.  *account_id is the account
+ * that holds all of them afterwards; returns true if it was created.
+ */
+bool
+lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
+						  pg_uuid_t *account_id)
+{
+	int			n = 0;
+	pg_uuid_t  *ids;
+	bool	   *found;
+	LOCKTAG    *tags;
+	int			missing_owner = 0;
+
+	Assert(nkeys > 0 && nkeys <= LOOKUP_MAX_KEYS);
+	qsort(keys, nkeys, sizeof(IdentKey), key_cmp);
+	for (int i = 0; i < nkeys; i++)
+		if (n == 0 || key_cmp(&keys[i], &keys[n - 1]) != 0)
+			keys[n++] = keys[i];
+
+	ids = palloc0(sizeof(pg_uuid_t) * n);
+	found = palloc0(sizeof(bool) * n);
+	tags = palloc0(sizeof(LOCKTAG) * n);
+
+	for (;;)
+	{
+		bool		all_found = true;
+		TransactionId xwait = InvalidTransactionId;
+		int			owner;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/* 1. lock-free MVCC probes */
+		for (int i = 0; i < n; i++)
+		{
+			found[i] = lookup_find(s, &keys[i], &ids[i]);
+			all_found &= found[i];
+		}
+		owner = check_one_account(keys, ids, found, n, NULL, 0);
+		if (all_found)
+		{
+			*account_id = ids[owner];
+			return false;
+		}
+
+		/* 2. lock what the foreign keys would, all key locks in order */
+		check_writable(&keys[0]);
+		for (int i = 0; i < n; i++)
+			if (!found[i])
+				lock_types(s, &keys[i]);
+		for (int i = 0; i < n; i++)
+			lock_key(&keys[i], &tags[i]);
+
+		/* ... then the dirty probes */
+		for (int i = 0; i < n && !TransactionIdIsValid(xwait); i++)
+			found[i] = probe_locked(s, &keys[i], &ids[i], &xwait) == PROBE_FOUND;
+		if (TransactionIdIsValid(xwait))
+		{
+			unlock_keys(tags, n);
+			wait_for(s, xwait);
+			continue;
+		}
+		owner = check_one_account(keys, ids, found, n, tags, n);
+
+		/*
+		 * Attaching to an existing account: hold its row FOR KEY SHARE, as
+		 * the foreign key would (ROW LOCKS).  Never wait while holding the
+		 * key locks: if the row is busy (a DELETE in progress), release
+		 * them, wait for the row, and start over.
+		 */
+		if (owner >= 0)
+		{
+			char	   *owner_type;
+			AccountLockResult lr;
+
+			lr = lock_account(s, &ids[owner], false, &owner_type);
+			if (lr != ACCOUNT_LOCKED)
+			{
+				unlock_keys(tags, n);
+				if (lr == ACCOUNT_WOULD_BLOCK)
+					lr = lock_account(s, &ids[owner], true, &owner_type);
+				if (lr == ACCOUNT_MISSING && ++missing_owner > 3)
+					ereport(ERROR,
+							(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+							 errmsg("identifier %s \"%s\" belongs to account %s, which does not exist",
+									keys[owner].id_type, keys[owner].value, uuid_text(&ids[owner])),
+							 errhint("The table was changed outside the extension; remove the identifier with DELETE FROM accounts.identifiers.")));
+				continue;
+			}
+			*account_id = ids[owner];
+		}
+		else
+			insert_account(s, &keys[0], account_id);
+		for (int i = 0; i < n; i++)
+			if (!found[i])
+				insert_identifier(s, &keys[i], account_id);
+		unlock_keys(tags, n);
+		return owner < 0;
+	}
+}
+
+/*
+ * add_identifier's first step: lock account_id's row FOR KEY SHARE for the
+ * rest of the transaction, as the foreign key from identifiers would (ROW
+ * LOCKS): a concurrent DELETE of the account waits for us and then
+ * cascades to the identifier attached to it.  Returns the account's type,
+ * or NULL if there is no such account.
+ */
+char *
+lookup_lock_account(Lookup *s, const pg_uuid_t *account_id)
+{
+	char	   *account_type = NULL;
+
+	if (lock_account(s, account_id, true, &account_type) != ACCOUNT_LOCKED)
+		return NULL;
+	return account_type;
 }

@@ -17,7 +17,7 @@
  * trigger's FmgrInfo, which lives for the statement.  Later rows cost a
  * comparison of the cache generation, the normalization and the lookup.
  */
-#include "account.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type_d.h"
@@ -27,7 +27,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-PG_FUNCTION_INFO_V1(account_assign_account);
+#include "call.h"
+#include "compat.h"
+
+ACCOUNT_FUNCTION(account_assign_account);
 
 typedef struct AssignConfig
 {
@@ -36,7 +39,7 @@ typedef struct AssignConfig
 	int			target_attnum;
 	Oid			source_type;
 	Oid			source_output;	/* output function, for non-text sources */
-	uint64		generation;		/* account_cache_generation() when resolved */
+	uint64		generation;		/* catalog_generation() when resolved */
 	IdentKey	types;			/* account_type, id_type and their datums */
 	MemoryContext row_cxt;		/* per-row work, reset for every row */
 } AssignConfig;
@@ -109,7 +112,7 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	bool		varlena;
 
 	if (cfg != NULL && cfg->relid == RelationGetRelid(rel) &&
-		cfg->generation == account_cache_generation())
+		cfg->generation == catalog_generation())
 		return cfg;
 
 	if (trigger->tgnargs != 4)
@@ -145,13 +148,9 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	check_source_type(rel, trigger, cfg->source_type);
 	getTypeOutputInfo(cfg->source_type, &cfg->source_output, &varlena);
 
-	cfg->generation = account_cache_generation();
-	cfg->types.account_type = pstrdup(trigger->tgargs[0]);
-	cfg->types.id_type = pstrdup(trigger->tgargs[1]);
-	account_resolve_ident_type(cfg->types.account_type, cfg->types.id_type,
-							   &cfg->types.type);
-	cfg->types.account_type_d = CStringGetTextDatum(cfg->types.account_type);
-	cfg->types.id_type_d = CStringGetTextDatum(cfg->types.id_type);
+	cfg->generation = catalog_generation();
+	call_key_types(&cfg->types, trigger->tgargs[0], trigger->tgargs[1],
+				   fcinfo->flinfo->fn_mcxt);
 	cfg->relid = RelationGetRelid(rel);
 	MemoryContextSwitchTo(old);
 	return cfg;
@@ -194,7 +193,7 @@ account_assign_account(PG_FUNCTION_ARGS)
 	if (!isnull)
 	{
 		IdentKey	key = cfg->types;
-		IdentSession session;
+		Lookup		lookup;
 		pg_uuid_t	account_id;
 		char	   *raw;
 
@@ -204,12 +203,10 @@ account_assign_account(PG_FUNCTION_ARGS)
 			raw = TextDatumGetCString(source);
 		else
 			raw = OidOutputFunctionCall(cfg->source_output, source);
-		key.value = account_normalize_value(key.account_type, key.id_type,
-											&key.type, raw);
-		key.value_d = CStringGetTextDatum(key.value);
-		ident_session_open(&session, true);
-		(void) ident_find_or_create(&session, &key, NULL, &account_id);
-		ident_session_close(&session);
+		call_key_value(&key, raw);
+		lookup_begin(&lookup, true);
+		(void) lookup_find_or_create(&lookup, &key, NULL, &account_id);
+		lookup_end(&lookup);
 		MemoryContextSwitchTo(caller_cxt);
 
 		target = UUIDPGetDatum(palloc(sizeof(pg_uuid_t)));

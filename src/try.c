@@ -22,7 +22,7 @@
  * find assigns no transaction id, so it is a push and a pop of transaction
  * state.
  */
-#include "account.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -31,8 +31,12 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-PG_FUNCTION_INFO_V1(account_try_find_or_create);
-PG_FUNCTION_INFO_V1(account_try_find_or_create_ident);
+#include "call.h"
+#include "compat.h"
+
+ACCOUNT_FUNCTION(account_try_find_or_create);
+ACCOUNT_FUNCTION(account_try_find_or_create_ident);
+
 
 /* Errors that must reach the caller even here. */
 static bool
@@ -75,8 +79,7 @@ null_argument_row(CallState *state, const char *name)
 }
 
 static Datum
-try_attempt(FunctionCallInfo fcinfo, CallState *state, MemoryContext caller_cxt,
-			text *type, text *id_type, text *value)
+try_attempt(CallState *state, MemoryContext caller_cxt, const KeyArgs *args)
 {
 	MemoryContext attempt_cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -88,13 +91,7 @@ try_attempt(FunctionCallInfo fcinfo, CallState *state, MemoryContext caller_cxt,
 	MemoryContextSwitchTo(attempt_cxt);
 	PG_TRY();
 	{
-		IdentKey	key;
-		IdentSession session;
-
-		make_key(fcinfo, state, &key, type, id_type, value);
-		ident_session_open(&session, true);
-		created = ident_find_or_create(&session, &key, NULL, &account_id);
-		ident_session_close(&session);
+		created = call_find_or_create(state, args, &account_id);
 
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(attempt_cxt);
@@ -125,6 +122,25 @@ try_attempt(FunctionCallInfo fcinfo, CallState *state, MemoryContext caller_cxt,
 	}
 }
 
+/* Either form of try_find_or_create_account(); see call_key_args(). */
+static Datum
+try_find_or_create(FunctionCallInfo fcinfo)
+{
+	CallState  *state = call_begin(fcinfo, true);
+	MemoryContext caller_cxt;
+	KeyArgs		args;
+	const char *null_arg;
+
+	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	null_arg = call_key_args(fcinfo, &args);
+	if (null_arg)
+	{
+		MemoryContextSwitchTo(caller_cxt);
+		return null_argument_row(state, null_arg);
+	}
+	return try_attempt(state, caller_cxt, &args);
+}
+
 /*
  * accounts.try_find_or_create_account(type text, id_type text, value text,
  *     OUT account_id uuid, OUT created boolean,
@@ -133,19 +149,7 @@ try_attempt(FunctionCallInfo fcinfo, CallState *state, MemoryContext caller_cxt,
 Datum
 account_try_find_or_create(PG_FUNCTION_ARGS)
 {
-	CallState  *state = begin_call(fcinfo, true);
-	MemoryContext caller_cxt;
-
-	if (PG_ARGISNULL(0))
-		return null_argument_row(state, "type");
-	if (PG_ARGISNULL(1))
-		return null_argument_row(state, "id_type");
-	if (PG_ARGISNULL(2))
-		return null_argument_row(state, "value");
-
-	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
-	return try_attempt(fcinfo, state, caller_cxt, PG_GETARG_TEXT_PP(0),
-					   PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
+	return try_find_or_create(fcinfo);
 }
 
 /*
@@ -156,20 +160,5 @@ account_try_find_or_create(PG_FUNCTION_ARGS)
 Datum
 account_try_find_or_create_ident(PG_FUNCTION_ARGS)
 {
-	CallState  *state = begin_call(fcinfo, true);
-	MemoryContext caller_cxt;
-	text	   *id_type = NULL;
-	text	   *value = NULL;
-	const char *null_field;
-
-	if (PG_ARGISNULL(0))
-		return null_argument_row(state, "type");
-	if (PG_ARGISNULL(1))
-		return null_argument_row(state, "identifier");
-	null_field = identifier_fields(PG_GETARG_HEAPTUPLEHEADER(1), &id_type, &value);
-	if (null_field)
-		return null_argument_row(state, null_field);
-
-	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
-	return try_attempt(fcinfo, state, caller_cxt, PG_GETARG_TEXT_PP(0), id_type, value);
+	return try_find_or_create(fcinfo);
 }

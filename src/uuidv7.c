@@ -16,12 +16,14 @@
  * The buffer belongs to one process: it is refilled when MyProcPid changes,
  * so a forked child never reuses its parent's bytes.
  */
-#include "account.h"
+#include "postgres.h"
 
 #include <time.h>
 
 #include "miscadmin.h"
 #include "port.h"
+
+#include "uuidv7.h"
 
 /* ticks of 1/4096 ms since the Unix epoch */
 static uint64 last_tick = 0;

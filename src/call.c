@@ -1,0 +1,351 @@
+/*
+ * call.c: the plumbing every SQL-callable function shares.
+ *
+ *   call_begin()        per-call state in fn_extra, and a memory context
+ *                       reset on every call, so a statement making a million
+ *                       calls uses as much memory as one
+ *   call_check_nulls()  22004 naming the first NULL argument
+ *   call_key_types()    (account type, identifier type) -> a key's types
+ *   call_key_value()    a raw value -> the key's normalized value
+ *   call_make_key()     both, through the call site's memo of the types
+ *   call_result_row()   the (account_id, created) row
+ *
+ * Every key the extension looks up is built by call_key_types() and
+ * call_key_value(); lookup.c takes it from there.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "call.h"
+
+CallState *
+call_begin(FunctionCallInfo fcinfo, bool composite_result)
+{
+	CallState  *state = (CallState *) fcinfo->flinfo->fn_extra;
+
+	if (state == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		state = palloc0(sizeof(CallState));
+		state->call_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+												"account per-call",
+												ALLOCSET_DEFAULT_SIZES);
+		state->memo_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+												"account type memo",
+												ALLOCSET_SMALL_SIZES);
+		if (composite_result)
+		{
+			TupleDesc	desc;
+
+			if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+				elog(ERROR, "return type must be a row type");
+			state->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		}
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = state;
+	}
+	MemoryContextReset(state->call_cxt);
+	return state;
+}
+
+/* The name of the first of the nargs arguments that is NULL, or NULL. */
+const char *
+call_first_null(FunctionCallInfo fcinfo, const char *const *names, int nargs)
+{
+	for (int i = 0; i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			return names[i];
+	return NULL;
+}
+
+/* 22004 for the argument (or field, or element) called name. */
+void
+call_null_error(const char *name, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("argument \"%s\" must not be null", name),
+			 errhint("%s", hint)));
+	pg_unreachable();
+}
+
+/* 22004 for the first of the nargs arguments that is NULL. */
+void
+call_check_nulls(FunctionCallInfo fcinfo, const char *const *names, int nargs,
+				 const char *hint)
+{
+	const char *name = call_first_null(fcinfo, names, nargs);
+
+	if (name != NULL)
+		call_null_error(name, hint);
+}
+
+/*
+ * The fields of an accounts.identifier; returns the name of the first NULL
+ * one ("identifier.id_type", ...), or NULL when both are present.
+ */
+const char *
+call_identifier_fields(HeapTupleHeader ident, text **id_type, text **value)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = GetAttributeByNum(ident, 1, &isnull);
+	if (isnull)
+		return "identifier.id_type";
+	*id_type = DatumGetTextPP(d);
+	d = GetAttributeByNum(ident, 2, &isnull);
+	if (isnull)
+		return "identifier.value";
+	*value = DatumGetTextPP(d);
+	return NULL;
+}
+
+/*
+ * The key's arguments of a function taking (type, id_type, value) or
+ * (type, identifier accounts.identifier): NULL, or the name of the first
+ * NULL argument or field.
+ */
+const char *
+call_key_args(FunctionCallInfo fcinfo, KeyArgs *args)
+{
+	static const char *const key_args[] = {"type", "id_type", "value"};
+	static const char *const ident_args[] = {"type", "identifier"};
+	const char *null_arg;
+
+	if (PG_NARGS() == 2)
+	{
+		null_arg = call_first_null(fcinfo, ident_args, lengthof(ident_args));
+		if (null_arg == NULL)
+			null_arg = call_identifier_fields(PG_GETARG_HEAPTUPLEHEADER(1),
+											  &args->id_type, &args->value);
+	}
+	else
+	{
+		null_arg = call_first_null(fcinfo, key_args, lengthof(key_args));
+		if (null_arg == NULL)
+		{
+			args->id_type = PG_GETARG_TEXT_PP(1);
+			args->value = PG_GETARG_TEXT_PP(2);
+		}
+	}
+	if (null_arg == NULL)
+		args->type = PG_GETARG_TEXT_PP(0);
+	return null_arg;
+}
+
+/*
+ * The elements of a one-dimensional array argument called name (22023 for
+ * more dimensions).
+ */
+void
+call_array_elems(ArrayType *arr, const char *name, const char *hint,
+				 Datum **elems, bool **nulls, int *nelems)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" has %d dimensions", name, ARR_NDIM(arr)),
+				 errhint("%s", hint)));
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+					  elems, nulls, nelems);
+}
+
+static void *
+norm_palloc(size_t size)
+{
+	return palloc(size);
+}
+
+static void
+norm_pfree(void *ptr)
+{
+	pfree(ptr);
+}
+
+static void
+value_too_long(const char *id_type, const char *value, const char *what,
+			   size_t len)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+			 errmsg("%s value \"%s\" is too long", id_type, catalog_clip(value)),
+			 errdetail("%s is %zu bytes; normalized identifier values are at most %d bytes.",
+					   what, len, ACCOUNT_MAX_VALUE_BYTES),
+			 errhint("Store a shorter identifier, for example a hash of the value.")));
+}
+
+/*
+ * Normalize value (server encoding) for key's identifier type; the result
+ * is in the server encoding.  Raises 22023, 22P02, 22021 or 22001.
+ */
+static char *
+normalize_value(const IdentKey *key, const char *value)
+{
+	const char *account_type = key->account_type;
+	const char *id_type = key->id_type;
+	const IdentType *type = &key->type;
+	size_t		len = strlen(value);
+	const char *utf8;
+	char	   *out = NULL;
+	size_t		outlen = 0;
+	const char *why = NULL;
+	NormStatus	st;
+	char	   *result;
+
+	/* even all-whitespace padding cannot bring this under the limit */
+	if (len > 1024 * 1024)
+		value_too_long(id_type, value, "The value", len);
+
+	/* conversions are the identity in a UTF-8 database: skip them */
+	utf8 = GetDatabaseEncoding() == PG_UTF8 ? value
+		: pg_server_to_any(value, (int) len, PG_UTF8);
+	st = ident_normalize(type->kind, type->case_sensitive, utf8, strlen(utf8),
+						 &out, &outlen, &why, norm_palloc, norm_pfree);
+	switch (st)
+	{
+		case NORM_OK:
+			break;
+		case NORM_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s value \"%s\" is empty", id_type, catalog_clip(value)),
+					 errdetail("Identifier values are trimmed of leading and trailing white space; nothing is left."),
+					 errhint("Pass a non-empty identifier value.")));
+			break;
+		case NORM_BAD_ENCODING:
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("%s value is not valid Unicode", id_type),
+					 errhint("Pass a value in the database encoding.")));
+			break;
+		case NORM_BAD_FORMAT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid %s value \"%s\": %s",
+							id_type, catalog_clip(value), why),
+					 errhint("Identifier type \"%s\" of account type \"%s\" is of kind %s.",
+							 id_type, account_type,
+							 type->kind == IDENT_KIND_EMAIL ? "email" : "phone")));
+			break;
+		case NORM_ICU_ERROR:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not normalize %s value \"%s\": %s",
+							id_type, catalog_clip(value), why),
+					 errhint("Retry; if it persists, report the value.")));
+			break;
+	}
+
+	if (outlen > ACCOUNT_MAX_VALUE_BYTES)
+		value_too_long(id_type, value, "The normalized value", outlen);
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return out;
+	result = pg_any_to_server(out, (int) outlen, PG_UTF8);
+	return result;
+}
+
+/*
+ * Resolve (account_type, id_type) into key's types (or raise 42704); the
+ * copies of the names and their text datums are allocated in cxt.
+ */
+void
+call_key_types(IdentKey *key, const char *account_type, const char *id_type,
+			   MemoryContext cxt)
+{
+	MemoryContext old;
+
+	catalog_resolve_type(account_type, id_type, &key->type);
+	old = MemoryContextSwitchTo(cxt);
+	key->account_type = pstrdup(account_type);
+	key->id_type = pstrdup(id_type);
+	key->account_type_d = CStringGetTextDatum(account_type);
+	key->id_type_d = CStringGetTextDatum(id_type);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Normalize raw (server encoding) into key's value, for key's types; in
+ * the current memory context.
+ */
+void
+call_key_value(IdentKey *key, const char *raw)
+{
+	key->value = normalize_value(key, raw);
+	key->value_d = CStringGetTextDatum(key->value);
+}
+
+/*
+ * The key for (account_type, id_type, value), all three non-NULL.  The
+ * types come from the call site's memo when it still holds them.
+ */
+void
+call_make_key(CallState *state, IdentKey *key, text *account_type,
+			  text *id_type, text *value)
+{
+	uint64		generation = catalog_generation();
+
+	if (state->memo_generation != generation ||
+		!catalog_text_equals(account_type, state->memo_key.account_type) ||
+		!catalog_text_equals(id_type, state->memo_key.id_type))
+	{
+		char	   *a = text_to_cstring(account_type);
+		char	   *i = text_to_cstring(id_type);
+
+		state->memo_generation = 0;
+		MemoryContextReset(state->memo_cxt);
+		call_key_types(&state->memo_key, a, i, state->memo_cxt);
+		/* an invalidation during the lookup leaves the memo stale: fine */
+		state->memo_generation = generation;
+	}
+	*key = state->memo_key;
+	call_key_value(key, text_to_cstring(value));
+}
+
+/*
+ * find_or_create_account() for args: the key through the call site's memo,
+ * then the protocol (lookup.c).  Returns true if the account was created.
+ */
+bool
+call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id)
+{
+	IdentKey	key;
+	Lookup		lookup;
+	bool		created;
+
+	call_make_key(state, &key, args->type, args->id_type, args->value);
+	lookup_begin(&lookup, true);
+	created = lookup_find_or_create(&lookup, &key, NULL, account_id);
+	lookup_end(&lookup);
+	return created;
+}
+
+/*
+ * The (account_id uuid, created boolean) row, built in the current
+ * (the caller's) memory context.
+ */
+Datum
+call_result_row(CallState *state, const pg_uuid_t *account_id, bool created)
+{
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	pg_uuid_t  *result_id = palloc(sizeof(pg_uuid_t));
+
+	*result_id = *account_id;
+	values[0] = UUIDPGetDatum(result_id);
+	values[1] = BoolGetDatum(created);
+	return HeapTupleGetDatum(heap_form_tuple(state->result_desc, values, nulls));
+}

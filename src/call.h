@@ -1,0 +1,68 @@
+/*
+ * call.h: the plumbing every SQL-callable function shares (call.c):
+ * per-call state and memory, the NULL-argument check, building keys from
+ * arguments, and the (account_id, created) result row.
+ */
+#ifndef ACCOUNT_CALL_H
+#define ACCOUNT_CALL_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "lookup.h"
+
+/* Longest normalized identifier value that is accepted. */
+#define ACCOUNT_MAX_VALUE_BYTES	2048
+
+/*
+ * Per-FmgrInfo state: the per-call context, the result descriptor, and the
+ * types of the last key this call site built.  A query calls a function
+ * with the same types over and over; the memo skips the registry cache's
+ * hash lookup then.  It is valid while the catalog generation is unchanged.
+ */
+typedef struct CallState
+{
+	MemoryContext call_cxt;		/* reset at every call */
+	TupleDesc	result_desc;
+	MemoryContext memo_cxt;		/* memo_key's strings; reset on a miss */
+	uint64		memo_generation;	/* 0: empty */
+	IdentKey	memo_key;		/* types only, no value */
+} CallState;
+
+extern CallState *call_begin(FunctionCallInfo fcinfo, bool composite_result);
+
+extern const char *call_first_null(FunctionCallInfo fcinfo,
+								   const char *const *names, int nargs);
+extern void call_check_nulls(FunctionCallInfo fcinfo, const char *const *names,
+							 int nargs, const char *hint);
+extern void call_null_error(const char *name, const char *hint) pg_attribute_noreturn();
+extern const char *call_identifier_fields(HeapTupleHeader ident, text **id_type,
+										  text **value);
+/* The three arguments that make a key, as text. */
+typedef struct KeyArgs
+{
+	text	   *type;
+	text	   *id_type;
+	text	   *value;
+} KeyArgs;
+
+extern const char *call_key_args(FunctionCallInfo fcinfo, KeyArgs *args);
+extern void call_array_elems(ArrayType *arr, const char *name, const char *hint,
+							 Datum **elems, bool **nulls, int *nelems);
+
+extern void call_key_types(IdentKey *key, const char *account_type,
+						   const char *id_type, MemoryContext cxt);
+extern void call_key_value(IdentKey *key, const char *raw);
+extern void call_make_key(CallState *state, IdentKey *key, text *account_type,
+						  text *id_type, text *value);
+
+extern bool call_find_or_create(CallState *state, const KeyArgs *args,
+								pg_uuid_t *account_id);
+extern Datum call_result_row(CallState *state, const pg_uuid_t *account_id,
+							 bool created);
+
+#endif							/* ACCOUNT_CALL_H */

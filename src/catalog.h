@@ -1,0 +1,81 @@
+/*
+ * catalog.h: the extension's relations, the identifier-type registry cache
+ * and the checks on names (catalog.c).  Nothing here depends on the layers
+ * above it; lookup.c and call.c are its callers.
+ */
+#ifndef ACCOUNT_CATALOG_H
+#define ACCOUNT_CATALOG_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "mb/pg_wchar.h"
+#include "storage/lockdefs.h"
+#include "utils/relcache.h"
+
+#include "normalize.h"
+
+/* Longest account type and identifier type names that can be registered. */
+#define ACCOUNT_MAX_NAME_BYTES	63
+
+/* The extension's relations, resolved by OID in schema "accounts". */
+typedef struct AccountRels
+{
+	Oid			namespace;
+	Oid			accounts;
+	Oid			identifiers;
+	Oid			account_types;
+	Oid			identifier_types;
+	/* no index OIDs: REINDEX CONCURRENTLY changes them (catalog_pkey_open) */
+	/* attribute numbers, looked up by name */
+	AttrNumber	acc_id;
+	AttrNumber	acc_type;
+	AttrNumber	acc_created_at;
+	AttrNumber	ident_account_type;
+	AttrNumber	ident_id_type;
+	AttrNumber	ident_value;
+	AttrNumber	ident_account_id;
+	AttrNumber	ident_created_at;
+	AttrNumber	itype_account_type;
+	AttrNumber	itype_name;
+	AttrNumber	itype_kind;
+	AttrNumber	itype_case_sensitive;
+} AccountRels;
+
+/* An identifier type from accounts.identifier_types. */
+typedef struct IdentType
+{
+	IdentKind	kind;
+	bool		case_sensitive;
+} IdentType;
+
+extern const AccountRels *catalog_rels(void);
+extern Relation catalog_table_open(Oid relid, LOCKMODE lockmode);
+extern Relation catalog_pkey_open(Relation heap, LOCKMODE lockmode);
+extern void catalog_check_tables(void);
+extern uint64 catalog_generation(void);
+extern void catalog_resolve_type(const char *account_type, const char *id_type,
+								 IdentType *out);
+
+/* Does text t hold exactly the NUL-terminated string s? */
+static inline bool
+catalog_text_equals(const text *t, const char *s)
+{
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	return strlen(s) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/* At most 64 characters of a user-supplied string, for messages. */
+static inline const char *
+catalog_clip(const char *value)
+{
+	int			len = strlen(value);
+	int			clip = pg_mbcliplen(value, len, 64);
+
+	if (clip >= len)
+		return value;
+	return psprintf("%.*s...", clip, value);
+}
+
+#endif							/* ACCOUNT_CATALOG_H */

@@ -1,0 +1,115 @@
+/*
+ * find.c: the single-identifier functions, the extension's front door.
+ *
+ *   find_or_create_account(type, id_type, value)
+ *   find_or_create_account(type, identifier accounts.identifier)
+ *   find_account(type, id_type, value)
+ *   normalize_identifier(type, id_type, value)
+ *
+ * Each checks its arguments, builds the key (call.c) and hands it to the
+ * protocol (lookup.c).  The work happens in the per-call memory context;
+ * only the result is built in the caller's.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "call.h"
+#include "compat.h"
+
+PG_MODULE_MAGIC;
+
+ACCOUNT_FUNCTION(account_find_or_create);
+ACCOUNT_FUNCTION(account_find_or_create_ident);
+ACCOUNT_FUNCTION(account_find);
+ACCOUNT_FUNCTION(account_normalize_identifier);
+
+#define NULL_HINT "Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types."
+
+/* Either form of find_or_create_account(); see call_key_args(). */
+static Datum
+find_or_create(FunctionCallInfo fcinfo)
+{
+	CallState  *state = call_begin(fcinfo, true);
+	MemoryContext caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	KeyArgs		args;
+	const char *null_arg = call_key_args(fcinfo, &args);
+	pg_uuid_t	account_id;
+	bool		created;
+
+	if (null_arg)
+		call_null_error(null_arg, NULL_HINT);
+	created = call_find_or_create(state, &args, &account_id);
+	MemoryContextSwitchTo(caller_cxt);
+	return call_result_row(state, &account_id, created);
+}
+
+/*
+ * accounts.find_or_create_account(type text, id_type text, value text,
+ *                                 OUT account_id uuid, OUT created boolean)
+ */
+Datum
+account_find_or_create(PG_FUNCTION_ARGS)
+{
+	return find_or_create(fcinfo);
+}
+
+/*
+ * accounts.find_or_create_account(type text, identifier accounts.identifier,
+ *                                 OUT account_id uuid, OUT created boolean)
+ */
+Datum
+account_find_or_create_ident(PG_FUNCTION_ARGS)
+{
+	return find_or_create(fcinfo);
+}
+
+/*
+ * accounts.find_account(type text, id_type text, value text) RETURNS uuid
+ */
+Datum
+account_find(PG_FUNCTION_ARGS)
+{
+	CallState  *state = call_begin(fcinfo, false);
+	MemoryContext caller_cxt;
+	IdentKey	key;
+	Lookup		lookup;
+	pg_uuid_t	account_id;
+	pg_uuid_t  *result;
+	bool		found;
+	static const char *const key_args[] = {"type", "id_type", "value"};
+
+	call_check_nulls(fcinfo, key_args, lengthof(key_args), NULL_HINT);
+	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	call_make_key(state, &key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
+				  PG_GETARG_TEXT_PP(2));
+	lookup_begin(&lookup, false);
+	found = lookup_find(&lookup, &key, &account_id);
+	lookup_end(&lookup);
+
+	MemoryContextSwitchTo(caller_cxt);
+	if (!found)
+		PG_RETURN_NULL();
+	result = palloc(sizeof(pg_uuid_t));
+	*result = account_id;
+	PG_RETURN_UUID_P(result);
+}
+
+/*
+ * accounts.normalize_identifier(type text, id_type text, value text)
+ *   RETURNS text; STRICT in SQL
+ */
+Datum
+account_normalize_identifier(PG_FUNCTION_ARGS)
+{
+	CallState  *state = call_begin(fcinfo, false);
+	MemoryContext caller_cxt;
+	IdentKey	key;
+
+	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	call_make_key(state, &key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
+				  PG_GETARG_TEXT_PP(2));
+	MemoryContextSwitchTo(caller_cxt);
+	PG_RETURN_TEXT_P(cstring_to_text(key.value));
+}

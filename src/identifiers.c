@@ -1,0 +1,157 @@
+/*
+ * identifiers.c: accounts with several identifiers.
+ *
+ *   find_or_create_account(type, identifiers accounts.identifier[])
+ *   add_identifier(account_id, id_type, value)
+ *
+ * Both check and normalize everything first, then hand the keys to the
+ * protocol in lookup.c (SEVERAL IDENTIFIERS AT ONCE, and ROW LOCKS for
+ * attaching to an existing account).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "call.h"
+#include "compat.h"
+
+ACCOUNT_FUNCTION(account_find_or_create_multi);
+ACCOUNT_FUNCTION(account_add_identifier);
+
+static const char *const multi_args[] = {"type", "identifiers"};
+static const char *const add_args[] = {"account_id", "id_type", "value"};
+
+#define NULL_HINT "Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types."
+
+static char *
+uuid_text(const pg_uuid_t *u)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
+}
+
+/*
+ * accounts.find_or_create_account(type text, identifiers accounts.identifier[],
+ *                                 OUT account_id uuid, OUT created boolean)
+ */
+Datum
+account_find_or_create_multi(PG_FUNCTION_ARGS)
+{
+	CallState  *state = call_begin(fcinfo, true);
+	MemoryContext caller_cxt;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			nelems;
+	char	   *account_type;
+	IdentKey   *keys;
+	Lookup		lookup;
+	pg_uuid_t	account_id;
+	bool		created;
+
+	call_check_nulls(fcinfo, multi_args, lengthof(multi_args), NULL_HINT);
+	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	arr = PG_GETARG_ARRAYTYPE_P(1);
+	call_array_elems(arr, "identifiers", "Pass a one-dimensional accounts.identifier[].",
+					 &elems, &elem_nulls, &nelems);
+	if (nelems == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"identifiers\" is empty"),
+				 errhint("Pass at least one identifier.")));
+	if (nelems > LOOKUP_MAX_KEYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%d identifiers are more than one account can be found by at once", nelems),
+				 errdetail("At most %d identifiers are accepted in one call.", LOOKUP_MAX_KEYS),
+				 errhint("Use accounts.add_identifier() to attach further identifiers.")));
+
+	/* check and normalize everything before writing anything */
+	account_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	keys = palloc0(sizeof(IdentKey) * nelems);
+	for (int i = 0; i < nelems; i++)
+	{
+		text	   *id_type = NULL;
+		text	   *value = NULL;
+		const char *null_field;
+
+		if (elem_nulls[i])
+			call_null_error(psprintf("identifiers[%d]", i + 1), NULL_HINT);
+		null_field = call_identifier_fields(DatumGetHeapTupleHeader(elems[i]),
+											&id_type, &value);
+		if (null_field)
+			call_null_error(psprintf("identifiers[%d]%s", i + 1,
+									 strchr(null_field, '.')), NULL_HINT);
+		call_key_types(&keys[i], account_type, text_to_cstring(id_type),
+					   CurrentMemoryContext);
+		call_key_value(&keys[i], text_to_cstring(value));
+	}
+
+	lookup_begin(&lookup, true);
+	created = lookup_find_or_create_all(&lookup, keys, nelems, &account_id);
+	lookup_end(&lookup);
+
+	MemoryContextSwitchTo(caller_cxt);
+	return call_result_row(state, &account_id, created);
+}
+
+/*
+ * accounts.add_identifier(account_id uuid, id_type text, value text)
+ *   RETURNS boolean
+ *
+ * true: attached; false: the account already has it; 23505: another
+ * account has it; 42704: no such account.  The find-or-create protocol,
+ * attaching to this account where it would create one.
+ */
+Datum
+account_add_identifier(PG_FUNCTION_ARGS)
+{
+	CallState  *state = call_begin(fcinfo, false);
+	MemoryContext caller_cxt;
+	pg_uuid_t  *account_id;
+	Lookup		lookup;
+	IdentKey	key;
+	char	   *account_type;
+	pg_uuid_t	owner;
+	bool		added;
+
+	call_check_nulls(fcinfo, add_args, lengthof(add_args),
+					 "Pass an account id, an identifier type and a value.");
+	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	account_id = PG_GETARG_UUID_P(0);
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot add an identifier to account %s in a read-only transaction",
+						uuid_text(account_id)),
+				 RecoveryInProgress() ?
+				 errhint("This server is a hot standby; call the primary.") :
+				 errhint("Run it in a read-write transaction.")));
+	lookup_begin(&lookup, true);
+
+	account_type = lookup_lock_account(&lookup, account_id);
+	if (account_type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("account %s does not exist", uuid_text(account_id)),
+				 errhint("Find or create the account first, e.g. with accounts.find_or_create_account().")));
+	call_make_key(state, &key, cstring_to_text(account_type),
+				  PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
+
+	added = lookup_find_or_create(&lookup, &key, account_id, &owner);
+	lookup_end(&lookup);
+
+	if (!added && memcmp(&owner, account_id, sizeof(pg_uuid_t)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("%s \"%s\" belongs to another account", key.id_type, key.value),
+				 errdetail("Account %s has it; an identifier belongs to one account of its type.",
+						   uuid_text(&owner)),
+				 errhint("Remove it from that account first with accounts.remove_identifier(), or merge the accounts.")));
+
+	MemoryContextSwitchTo(caller_cxt);
+	PG_RETURN_BOOL(added);
+}

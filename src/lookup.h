@@ -1,0 +1,65 @@
+/*
+ * lookup.h: finding identifiers, and the race-free find-or-create
+ * (lookup.c).  Callers pass fully resolved keys (call.c builds them); the
+ * locking protocol, for one identifier or several, is entirely inside.
+ */
+#ifndef ACCOUNT_LOOKUP_H
+#define ACCOUNT_LOOKUP_H
+
+#include "postgres.h"
+
+#include "executor/tuptable.h"
+#include "utils/snapshot.h"
+#include "utils/uuid.h"
+
+#include "catalog.h"
+
+/* A fully resolved, normalized identifier: the unique key. */
+typedef struct IdentKey
+{
+	const char *account_type;
+	const char *id_type;
+	const char *value;			/* normalized, server encoding */
+	IdentType	type;
+	/* the same three as text datums, for scan keys and inserted rows */
+	Datum		account_type_d;
+	Datum		id_type_d;
+	Datum		value_d;
+} IdentKey;
+
+/*
+ * The open relations and snapshot for a run of lookups or creates within
+ * one SQL call: open it with lookup_begin(), close it with lookup_end().
+ */
+typedef struct Lookup
+{
+	MemoryContext cxt;			/* where the state lives */
+	const AccountRels *rels;
+	LOCKMODE	lockmode;
+	Snapshot	snapshot;		/* the statement's MVCC snapshot */
+	Relation	ident_heap;
+	Relation	ident_index;
+	TupleTableSlot *slot;		/* probe results */
+	/* set up on the first insert */
+	struct EState *estate;
+	Relation	acc_heap;
+	struct ResultRelInfo *acc_rri;
+	struct ResultRelInfo *ident_rri;
+	TupleTableSlot *acc_slot;
+	TupleTableSlot *ident_slot;
+} Lookup;
+
+/* Most identifiers find_or_create_account(type, identifiers[]) takes. */
+#define LOOKUP_MAX_KEYS			100
+
+extern void lookup_begin(Lookup *l, bool for_write);
+extern void lookup_end(Lookup *l);
+extern bool lookup_find(Lookup *l, const IdentKey *key, pg_uuid_t *account_id);
+extern bool lookup_find_or_create(Lookup *l, const IdentKey *key,
+								  const pg_uuid_t *attach_to,
+								  pg_uuid_t *account_id);
+extern bool lookup_find_or_create_all(Lookup *l, IdentKey *keys, int nkeys,
+									  pg_uuid_t *account_id);
+extern char *lookup_lock_account(Lookup *l, const pg_uuid_t *account_id);
+
+#endif							/* ACCOUNT_LOOKUP_H */
