@@ -4,7 +4,7 @@ SELECT accounts.normalize_identifier('user', 'reference_id', 'ÉCOLE') AS in_utf
 CREATE DATABASE account_c_ctype TEMPLATE template0 ENCODING 'UTF8'
     LC_COLLATE 'C' LC_CTYPE 'C';
 \c account_c_ctype
-SHOW lc_ctype;
+SELECT datctype AS lc_ctype FROM pg_database WHERE datname = current_database();
 CREATE EXTENSION account;
 SELECT lower('ÉCOLE') AS libc_lower_in_c_locale,
        accounts.normalize_identifier('user', 'reference_id', 'ÉCOLE') AS folded;

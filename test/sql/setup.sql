@@ -5,7 +5,8 @@ SELECT extname, extversion, extrelocatable, n.nspname AS schema
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE extname = 'account';
 
--- the objects it owns
+-- the objects it owns (from PostgreSQL 17 on, the row and array types of
+-- its tables are members too: expected/setup_1.out)
 SELECT pg_describe_object(classid, objid, 0) AS object
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass

@@ -17,7 +17,26 @@ $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('upgraded', q{CREATE EXTENSION account VERSION '1.0'});
 is($node->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
 	'1.0', 'installed 1.0');
+
+# rows made by 1.0 survive every update with their ids
+$node->safe_psql('upgraded', q{
+	SELECT accounts.create_account_type('customer');
+	SELECT accounts.create_identifier_type('customer', 'email', 'email');
+	SELECT accounts.find_or_create_account('user', 'reference_id', 'old-' || i) FROM generate_series(1, 500) i;
+	SELECT accounts.find_or_create_account('customer', 'email', 'someone' || i || '@example.com') FROM generate_series(1, 50) i;
+});
+my $rows_sql = q{
+	SELECT count(*) || ' ' || md5(string_agg(a.id::text || a.account_type || a.created_at
+	                             || i.id_type || i.value || i.created_at, ',' ORDER BY i.value))
+	  FROM accounts.accounts a JOIN accounts.identifiers i ON i.account_id = a.id};
+my $rows_before = $node->safe_psql('upgraded', $rows_sql);
+like($rows_before, qr/^550 /, '550 accounts made by 1.0');
+my $id_before = $node->safe_psql('upgraded', q{SELECT accounts.find_account('user', 'reference_id', 'old-7')});
+
 $node->safe_psql('upgraded', 'ALTER EXTENSION account UPDATE');
+is($node->safe_psql('upgraded', $rows_sql), $rows_before, 'the update keeps every row and id');
+is($node->safe_psql('upgraded', q{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'OLD-7')}),
+	"$id_before false", 'an account made by 1.0 is found after the update');
 $node->safe_psql('fresh', 'CREATE EXTENSION account');
 
 # Every object of the extension and its definition, without OIDs.
@@ -69,9 +88,10 @@ my $catalog_sql = q{
 	         || ' ' || coalesce(array_to_string(e.evttags, ','), '')
 	    FROM pg_event_trigger e
 	  UNION ALL
-	  SELECT 'row ' || name FROM accounts.account_types
+	  SELECT 'row ' || name FROM accounts.account_types WHERE name <> 'customer'
 	  UNION ALL
 	  SELECT 'row ' || account_type || '/' || name || '/' || kind || '/' || case_sensitive FROM accounts.identifier_types
+	   WHERE account_type <> 'customer'
 	) s};
 
 my $upgraded = $node->safe_psql('upgraded', $catalog_sql);
