@@ -1,13 +1,26 @@
-# scripts/lib.sh: shared by scripts/demo.sh, scripts/test.sh and
-# test/bench/bench.sh.  Installs what is missing, builds and installs the
-# extension, and runs a throwaway PostgreSQL 15 cluster on a private unix
-# socket under a temporary folder, as an unprivileged user.
+# scripts/lib.sh: shared by scripts/demo.sh, scripts/test.sh,
+# scripts/matrix.sh and test/bench/bench.sh.  Installs what is missing,
+# builds and installs the extension, and runs a throwaway PostgreSQL
+# cluster on a private unix socket under a temporary folder, as an
+# unprivileged user.
+#
+# Which PostgreSQL: PG_CONFIG=/path/to/pg_config (a build from source, or
+# any installation), else Debian's postgresql-$PG_MAJOR (PG_MAJOR defaults
+# to 15, the host's).
 
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_MAJOR=15
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+if [ -n "${PG_CONFIG:-}" ]; then
+    PG_MAJOR=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+    PG_FROM_DEBIAN=""
+else
+    PG_MAJOR=${PG_MAJOR:-15}
+    PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+    PG_FROM_DEBIAN=1
+fi
+PG_BIN=$(dirname "$PG_CONFIG")
+export PG_CONFIG PG_MAJOR
 export PATH="$PG_BIN:$PATH"
 
 # Run as root: the server runs as "postgres".  Run as anyone else: the
@@ -37,15 +50,16 @@ ensure_packages() {
     fi
 }
 
-BASE_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libicu-dev pkg-config make gcc)
+BASE_PACKAGES=(libicu-dev pkg-config make gcc)
+[ -n "$PG_FROM_DEBIAN" ] && BASE_PACKAGES+=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR)
 
 # build_and_install [CFLAGS]: warning-free build, installed into PostgreSQL.
 build_and_install() {
     local cflags=${1:-"-Wall -Wextra -Werror"}
     log "building the extension (PG_CFLAGS=$cflags)"
-    make -C "$ROOT" -s clean >/dev/null
-    make -C "$ROOT" -s PG_CFLAGS="$cflags" >/dev/null
-    $SUDO make -C "$ROOT" -s install >/dev/null
+    make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" clean >/dev/null
+    make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$cflags" >/dev/null
+    $SUDO make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
 
 # start_cluster: sets WORK, PGDATA, PGHOST, PGPORT; stops it on exit.

@@ -5,7 +5,10 @@ best-practice PL/pgSQL peer, on one throwaway cluster (started by bench.sh).
 Every case runs its variants alternately, round after round, in the same
 run; the table reports medians and the median of the per-round ratios.  The
 numbers are printed, never asserted: BENCH_SMOKE=1 only proves the script
-works (tiny sizes, one round).
+works (tiny sizes, one round).  BENCH_QUICK=1 measures only the hit and
+miss paths, full size, and prints one table row for the PostgreSQL major
+(scripts/matrix.sh runs it on every major; the row is also appended to the
+file BENCH_ROW names).
 """
 import os
 import platform
@@ -20,6 +23,7 @@ import time
 import psycopg
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+QUICK = os.environ.get("BENCH_QUICK") == "1"
 HIT_N = 2_000 if SMOKE else 100_000
 MISS_N = 1_000 if SMOKE else 5_000  # the peer fails past ~6,000 per transaction
 ROUNDS = 1 if SMOKE else 5
@@ -334,7 +338,35 @@ def verdict(ok):
     return "met" if ok else "**not met**"
 
 
+def quick():
+    """One row: the hit and miss paths against the floor and the peer."""
+    with connect() as conn:
+        setup(conn)
+        ver = conn.execute("SHOW server_version").fetchone()[0]
+        hit = bench_hit(conn)
+        miss = bench_miss(conn)
+
+    def ratios(a, b):
+        return median([x / y for x, y in zip(a, b)])
+
+    row = (f"| {ver} | {median(hit['ours']):.2f} / {median(hit['floor']):.2f} / {median(hit['peer']):.2f} "
+           f"| {ratios(hit['ours'], hit['floor']):.2f}× | {ratios(hit['peer'], hit['ours']):.2f}× "
+           f"| {median(miss['ours']):.2f} / {median(miss['floor']):.2f} / {median(miss['peer']):.2f} "
+           f"| {ratios(miss['ours'], miss['floor']):.2f}× | {ratios(miss['peer'], miss['ours']):.2f}× |")
+    print(f"Machine: {machine()}")
+    print("| PostgreSQL | hit µs: ours / floor / peer | hit vs floor | peer slower by "
+          "| miss µs: ours / floor / peer | miss vs floor | peer slower by |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(row)
+    out = os.environ.get("BENCH_ROW")
+    if out:
+        with open(out, "a") as f:
+            f.write(row + "\n")
+
+
 def main():
+    if QUICK:
+        return quick()
     with connect() as conn:
         setup(conn)
         hit = bench_hit(conn)

@@ -3,6 +3,7 @@
 #
 #   ./test/bench/bench.sh                 full run (about 10 minutes)
 #   BENCH_SMOKE=1 ./test/bench/bench.sh   tiny sizes, proves the script works
+#   BENCH_QUICK=1 ./test/bench/bench.sh   hit and miss paths only (about a minute)
 #
 # Set ACCOUNT_SKIP_INSTALL=1 when the extension is already built and
 # installed (scripts/test.sh does).
@@ -15,9 +16,10 @@ fi
 export PGPORT=${BENCH_PGPORT:-5499}
 start_cluster
 as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" PGDATABASE=postgres \
-    BENCH_SMOKE="${BENCH_SMOKE:-}" BENCH_OUT="$WORK/results.md" \
+    BENCH_SMOKE="${BENCH_SMOKE:-}" BENCH_QUICK="${BENCH_QUICK:-}" BENCH_ROW="${BENCH_ROW:-}" \
+    BENCH_OUT="$WORK/results.md" \
     /usr/bin/python3 "$ROOT/test/bench/bench.py"
-if [ -z "${BENCH_SMOKE:-}" ] && [ -w "$ROOT/test/bench" ]; then
+if [ -z "${BENCH_SMOKE:-}${BENCH_QUICK:-}" ] && [ -w "$ROOT/test/bench" ]; then
     mkdir -p "$ROOT/test/bench/out" && cp "$WORK/results.md" "$ROOT/test/bench/out/results.md"
     echo "(saved to test/bench/out/results.md)"
 fi

@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/account-vg.XXXXXX)
 port=${VALGRIND_PGPORT:-5488}
 
@@ -38,7 +38,7 @@ done
 "$PG_BIN/pg_isready" -q -h "$work" -p "$port" || { echo "server under valgrind did not start"; cat "$work/server.log"; exit 1; }
 
 status=0
-if ! PGHOST=$work PGPORT=$port make -C "$src" -s installcheck ISOLATION= TAP_TESTS=; then
+if ! PGHOST=$work PGPORT=$port make -C "$src" -s installcheck PG_CONFIG="$PG_BIN/pg_config" ISOLATION= TAP_TESTS=; then
     [ -f "$src/regression.diffs" ] && cat "$src/regression.diffs"
     status=1
 fi

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# scripts/matrix.sh (./scripts/test.sh --all-versions): the build and the
+# pg_regress, isolation and TAP suites on every supported PostgreSQL major,
+# then a table of the results.  Exits non-zero if any cell of a supported
+# major failed.
+#
+#   15      the host's Debian packages
+#   16      built from ../shared/pg-src/postgresql-16.2.tar.xz (no Debian
+#           suite has 16); the TAP run adds pg_upgrade from the host's 15
+#   17      a Debian 13 (trixie) root, postgresql-17
+#   18      a Debian unstable (sid) root, postgresql-18
+#   19      release candidate, Debian experimental in the sid root: reported,
+#           not gating (see README, "Supported versions")
+#
+# In each Debian root the extension is also built as a Debian package
+# (debian/, pg_buildext), the package is installed, and `make installcheck`
+# runs the pg_regress suite against the installed files.
+#
+# The roots and the 16 build are cached under ACCOUNT_CACHE (default
+# /var/tmp/account-matrix); a second run reuses them.  ACCOUNT_MAJORS picks
+# majors (default "15 16 17 18 19").  Needs root (debootstrap, chroot).
+. "$(dirname "$0")/lib.sh"
+
+CACHE=${ACCOUNT_CACHE:-/var/tmp/account-matrix}
+SHARED=${ACCOUNT_SHARED:-$ROOT/../shared}
+MAJORS=${ACCOUNT_MAJORS:-"15 16 17 18 19"}
+MIRROR=${ACCOUNT_MIRROR:-http://deb.debian.org/debian}
+BENCH=${ACCOUNT_BENCH-1}    # the hit/miss benchmark on each major; ACCOUNT_BENCH= skips it
+RESULTS=$(mktemp -d /tmp/account-matrix.XXXXXX)
+chmod 755 "$RESULTS"
+mkdir -p "$CACHE"
+
+[ "$(id -u)" = 0 ] || { echo "matrix.sh needs root (debootstrap, chroot)" >&2; exit 1; }
+
+# Packages every root gets: the server and its headers come per major.
+ROOT_PACKAGES="build-essential,libicu-dev,pkg-config,libipc-run-perl,pgbouncer,python3-psycopg,libpq-dev,debhelper,dpkg-dev,postgresql-server-dev-all"
+
+# make_root DIR SUITE MAJOR: a Debian root with postgresql-MAJOR.
+make_root() {
+    local dir=$1 suite=$2 major=$3
+    local want="$suite $major $ROOT_PACKAGES"
+    if [ -f "$dir/.account-root" ] && [ "$(head -n 1 "$dir/.account-root")" = "$want" ]; then
+        return 0
+    fi
+    umount_root "$dir"
+    rm -rf "$dir"
+    ensure_packages debootstrap
+    log "building a Debian $suite root for PostgreSQL $major in $dir"
+    debootstrap --variant=minbase \
+        --include="postgresql-$major,postgresql-server-dev-$major,$ROOT_PACKAGES" \
+        "$suite" "$dir" "$MIRROR" >"$RESULTS/debootstrap-$suite.log" 2>&1 \
+        || { tail -n 30 "$RESULTS/debootstrap-$suite.log"; return 1; }
+    # mirrors of unstable and experimental can be older than their Release
+    # files' Valid-Until; debootstrap does not check it, apt would
+    echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99account"
+    echo "$want" >"$dir/.account-root"
+}
+
+# add_major DIR SUITE MAJOR: postgresql-MAJOR from another suite (19 from
+# experimental) into an existing root.
+add_major() {
+    local dir=$1 suite=$2 major=$3
+    grep -qx "$suite $major" "$dir/.account-root" && return 0
+    log "adding PostgreSQL $major from $suite to $dir"
+    echo "deb $MIRROR $suite main" >"$dir/etc/apt/sources.list.d/$suite.list"
+    echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99account"
+    in_root "$dir" apt-get update -qq >"$RESULTS/apt-$major.log" 2>&1 \
+        && in_root "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends -t "$suite" "postgresql-$major" "postgresql-server-dev-$major" \
+            >>"$RESULTS/apt-$major.log" 2>&1 \
+        || { tail -n 30 "$RESULTS/apt-$major.log"; umount_root "$dir"; return 1; }
+    umount_root "$dir"
+    echo "$suite $major" >>"$dir/.account-root"
+}
+
+# in_root DIR CMD...: run CMD inside the root with /proc and /dev mounted.
+in_root() {
+    local dir=$1; shift
+    mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
+    if ! mountpoint -q "$dir/dev"; then
+        mount --rbind /dev "$dir/dev"
+        mount --make-rslave "$dir/dev"
+    fi
+    cp /etc/resolv.conf "$dir/etc/resolv.conf"
+    chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
+
+umount_root() {
+    local dir=$1
+    mountpoint -q "$dir$CACHE/pg16" && umount "$dir$CACHE/pg16"
+    mountpoint -q "$dir/dev" && umount -R "$dir/dev"
+    mountpoint -q "$dir/proc" && umount "$dir/proc"
+    return 0
+}
+
+# what a cached 16 build must have been built with
+PG16_BUILD="16.2 --with-icu --enable-tap-tests; isolation, perl, amcheck"
+
+# build_pg16: PostgreSQL 16 from source into $CACHE/pg16 (with the PGXS
+# test tools and the TAP modules), unless it is there already.
+build_pg16() {
+    local prefix=$CACHE/pg16 tarball=$SHARED/pg-src/postgresql-16.2.tar.xz
+    [ -x "$prefix/bin/pg_config" ] && [ "$(cat "$prefix/.account-built" 2>/dev/null)" = "$PG16_BUILD" ] && return 0
+    [ -f "$tarball" ] || { echo "missing $tarball (ACCOUNT_SHARED names the shared folder)" >&2; return 1; }
+    ensure_packages bison flex libicu-dev zlib1g-dev libipc-run-perl pkg-config make gcc
+    log "building PostgreSQL 16 from $tarball into $prefix (about 5 minutes)"
+    local build=$CACHE/pg16-build
+    rm -rf "$build" "$prefix"
+    mkdir -p "$build"
+    tar -xJf "$tarball" -C "$build" --strip-components=1
+    (
+        cd "$build"
+        ./configure --prefix="$prefix" --with-icu --enable-tap-tests --without-readline \
+            >"$RESULTS/pg16-configure.log" 2>&1
+        make -j"$(nproc)" -s >"$RESULTS/pg16-make.log" 2>&1
+        make -s install >>"$RESULTS/pg16-make.log" 2>&1
+        make -s -C src/test/isolation install >>"$RESULTS/pg16-make.log" 2>&1
+        make -s -C src/test/perl install >>"$RESULTS/pg16-make.log" 2>&1
+        make -s -C contrib/amcheck install >>"$RESULTS/pg16-make.log" 2>&1
+    ) || { tail -n 30 "$RESULTS"/pg16-*.log; return 1; }
+    rm -rf "$build"
+    echo "$PG16_BUILD" >"$prefix/.account-built"
+}
+
+# share_pg16 DIR: the 16 build (with the extension installed by the 16 row),
+# visible at the same path inside the root, for pg_upgrade from 16 to the
+# root's major (test/t/013_pg_upgrade.pl).  It was built against the host's
+# ICU 72: those libraries go along, into the root's /usr/local/lib (ICU's
+# own dependencies between its libraries do not follow a RUNPATH).
+# Not from the host's 15: Debian's 15.20 (like trixie's 17) stores a column
+# option pg_attver that 16.2 does not know, so pg_upgrade 15 -> 16.2 fails
+# for any table; 16.2 -> 17 works.
+share_pg16() {
+    local dir=$1
+    [ -x "$CACHE/pg16/bin/pg_config" ] && [ -f "$CACHE/pg16/lib/postgresql/account.so" ] || {
+        echo "no 16 build with the extension: pg_upgrade is not tested (run 16 first)"; return 1; }
+    cp -a /usr/lib/x86_64-linux-gnu/libicu{uc,i18n,data}.so.72* "$dir/usr/local/lib/" || return 1
+    chroot "$dir" /sbin/ldconfig
+    mkdir -p "$dir$CACHE/pg16"
+    mountpoint -q "$dir$CACHE/pg16" || mount --bind "$CACHE/pg16" "$dir$CACHE/pg16"
+}
+
+# The cells of the table, one status file per major.
+record() { echo "$2 $3" >>"$RESULTS/status-$1"; }
+cell() {
+    local line
+    line=$(grep "^$2 " "$RESULTS/status-$1" 2>/dev/null | tail -n 1) || true
+    echo "${line#* }" | sed 's/^$/-/'
+}
+
+run_host() {
+    local major=$1; shift
+    log "PostgreSQL $major: $*"
+    env ACCOUNT_STATUS="$RESULTS/status-$major" BENCH_QUICK="$BENCH" BENCH_ROW="$RESULTS/bench-$major" \
+        "$@" "$ROOT/scripts/test.sh" --core >"$RESULTS/test-$major.log" 2>&1
+    tail -n 40 "$RESULTS/test-$major.log"
+}
+
+# run_in_root DIR MAJOR [VAR=VALUE...]: the core suite (with the extra
+# environment), then the Debian package, inside DIR.
+run_in_root() {
+    local dir=$1 major=$2 rc=0
+    shift 2
+    log "PostgreSQL $major: inside $dir"
+    rm -rf "$dir/tmp/account"
+    mkdir -p "$dir/tmp/account"
+    (cd "$ROOT" && tar --exclude=.git -cf - .) | tar -xf - -C "$dir/tmp/account"
+    rm -f "$dir/tmp/account-status" "$dir/tmp/account-bench"
+    touch "$dir/tmp/account-bench" && chmod 666 "$dir/tmp/account-bench"
+    in_root "$dir" env "$@" PG_MAJOR="$major" ACCOUNT_STATUS=/tmp/account-status \
+        BENCH_QUICK="$BENCH" BENCH_ROW=/tmp/account-bench \
+        /tmp/account/scripts/test.sh --core >"$RESULTS/test-$major.log" 2>&1 || rc=1
+    cat "$dir/tmp/account-status" >>"$RESULTS/status-$major" 2>/dev/null || true
+    cat "$dir/tmp/account-bench" >>"$RESULTS/bench-$major" 2>/dev/null || true
+    tail -n 40 "$RESULTS/test-$major.log"
+    if in_root "$dir" env PG_MAJOR="$major" /tmp/account/scripts/deb.sh --check \
+        >"$RESULTS/deb-$major.log" 2>&1; then
+        record "$major" deb ok
+    else
+        record "$major" deb FAILED
+        tail -n 40 "$RESULTS/deb-$major.log"
+    fi
+    umount_root "$dir"
+    return $rc
+}
+
+for major in $MAJORS; do
+    : >"$RESULTS/status-$major"
+    : >"$RESULTS/bench-$major"
+    chmod 666 "$RESULTS/bench-$major"     # the benchmark runs as the server's user
+    case $major in
+        15)
+            if [ -n "${ACCOUNT_HOST_STATUS:-}" ] && [ -s "$ACCOUNT_HOST_STATUS" ]; then
+                # .ci/run ran the whole suite on 15 just before: reuse it
+                cp "$ACCOUNT_HOST_STATUS" "$RESULTS/status-15"
+                [ -n "$BENCH" ] && ACCOUNT_SKIP_INSTALL=1 BENCH_QUICK=1 BENCH_ROW="$RESULTS/bench-15" \
+                    "$ROOT/test/bench/bench.sh" >"$RESULTS/bench-15.log" 2>&1
+            else
+                run_host 15 PG_MAJOR=15 || true
+            fi
+            ;;
+        16)
+            if build_pg16; then
+                run_host 16 PG_CONFIG="$CACHE/pg16/bin/pg_config" || true
+            else
+                record 16 build FAILED
+            fi
+            ;;
+        17)
+            if make_root "$CACHE/root-trixie" trixie 17; then
+                if share_pg16 "$CACHE/root-trixie"; then
+                    run_in_root "$CACHE/root-trixie" 17 ACCOUNT_UPGRADE_FROM="$CACHE/pg16" || true
+                else
+                    run_in_root "$CACHE/root-trixie" 17 || true
+                fi
+            else
+                record 17 build FAILED
+            fi
+            ;;
+        18)
+            if make_root "$CACHE/root-sid" sid 18; then
+                run_in_root "$CACHE/root-sid" 18 || true
+            else
+                record 18 build FAILED
+            fi
+            ;;
+        19)
+            if make_root "$CACHE/root-sid" sid 18 && add_major "$CACHE/root-sid" experimental 19; then
+                run_in_root "$CACHE/root-sid" 19 || true
+            else
+                record 19 build FAILED
+            fi
+            ;;
+        *) echo "unknown major $major" >&2; record "$major" build FAILED ;;
+    esac
+done
+
+# The table.  19 is a release candidate: shown, not gating.
+echo
+printf '| %-5s | %-6s | %-7s | %-9s | %-6s | %-6s |\n' major build regress isolation TAP deb
+printf '|-------|--------|---------|-----------|--------|--------|\n'
+bad=0
+for major in $MAJORS; do
+    b=$(cell "$major" build); r=$(cell "$major" regress); i=$(cell "$major" isolation)
+    t=$(cell "$major" tap); d=$(cell "$major" deb)
+    case $major in 15|16) d="n/a" ;; esac
+    printf '| %-5s | %-6s | %-7s | %-9s | %-6s | %-6s |\n' "$major" "$b" "$r" "$i" "$t" "$d"
+    if [ "$major" != 19 ]; then
+        for c in "$b" "$r" "$i" "$t"; do [ "$c" = ok ] || bad=1; done
+        case $d in ok|n/a) ;; *) bad=1 ;; esac
+    fi
+done
+if [ -n "$BENCH" ]; then
+    echo
+    echo "Benchmark, hit and miss paths (µs per call, medians of 5 rounds; ratios are"
+    echo "medians of per-round ratios; peer = the PL/pgSQL alternative):"
+    echo "$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+    echo "| PostgreSQL | hit µs: ours / floor / peer | hit vs floor | peer slower by | miss µs: ours / floor / peer | miss vs floor | peer slower by |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for major in $MAJORS; do cat "$RESULTS/bench-$major" 2>/dev/null; done
+fi
+echo "(logs in $RESULTS)"
+exit $bad
