@@ -44,3 +44,13 @@ include $(PGXS)
 # after PGXS, so that "all" stays the default goal
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
+
+# make dist: the PGXN release archive of the committed tree (META.json's
+# version), in dist/.
+DISTVERSION = $(shell sed -n 's/^   "version": "\(.*\)",/\1/p' $(srcdir)/META.json)
+.PHONY: dist
+dist:
+	mkdir -p dist
+	git archive --format zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o dist/$(EXTENSION)-$(DISTVERSION).zip HEAD
+	@echo dist/$(EXTENSION)-$(DISTVERSION).zip
