@@ -39,7 +39,7 @@ extern const char *call_first_null(FunctionCallInfo fcinfo,
 								   const char *const *names, int nargs);
 extern void call_check_nulls(FunctionCallInfo fcinfo, const char *const *names,
 							 int nargs, const char *hint);
-extern void call_null_error(const char *name, const char *hint) pg_attribute_noreturn();
+extern void call_null_error(const char *name, const char *hint);
 extern const char *call_identifier_fields(HeapTupleHeader ident, text **id_type,
 										  text **value);
 /* The three arguments that make a key, as text. */

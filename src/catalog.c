@@ -246,7 +246,7 @@ check_table(Oid relid, const ExpectedColumn *cols, int ncols,
 	list_free(indexes);
 
 	/* the primary key: unique, immediate, on exactly these columns */
-	pkoid = RelationGetPrimaryKeyIndex(rel);
+	pkoid = compat_primary_key_index(rel);
 	if (!OidIsValid(pkoid))
 		shape_error(rel, "no primary key", relname,
 					"Reinstall the extension: its primary keys are the guarantee of one account per identifier.");
@@ -373,7 +373,7 @@ catalog_table_open(Oid relid, LOCKMODE lockmode)
 Relation
 catalog_pkey_open(Relation heap, LOCKMODE lockmode)
 {
-	Oid			pkoid = RelationGetPrimaryKeyIndex(heap);
+	Oid			pkoid = compat_primary_key_index(heap);
 
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,

@@ -1,7 +1,7 @@
 /*
  * compat.h: the differences between the supported PostgreSQL majors
- * (15 to 18), behind the extension's own names.  No other file tests
- * PG_VERSION_NUM.
+ * (15 to 18, and 19 as of its release candidate), behind the extension's
+ * own names.  No other file tests PG_VERSION_NUM.
  */
 #ifndef ACCOUNT_COMPAT_H
 #define ACCOUNT_COMPAT_H
@@ -11,6 +11,7 @@
 #include "access/genam.h"
 #include "executor/executor.h"
 #include "fmgr.h"
+#include "utils/relcache.h"
 
 /*
  * ACCOUNT_FUNCTION(name): declare an SQL-callable function and its info
@@ -27,12 +28,17 @@
 #define ACCOUNT_FUNCTION(name) PG_FUNCTION_INFO_V1(name)
 #endif
 
-/* index_beginscan(): 18 added the instrumentation argument. */
+/*
+ * index_beginscan(): 18 added the instrumentation argument, 19 the table
+ * scan options (none here: the scans' tables may be written).
+ */
 static inline IndexScanDesc
 compat_index_beginscan(Relation heap, Relation index, Snapshot snapshot,
 					   int nkeys)
 {
-#if PG_VERSION_NUM >= 180000
+#if PG_VERSION_NUM >= 190000
+	return index_beginscan(heap, index, snapshot, NULL, nkeys, 0, 0);
+#elif PG_VERSION_NUM >= 180000
 	return index_beginscan(heap, index, snapshot, NULL, nkeys, 0);
 #else
 	return index_beginscan(heap, index, snapshot, nkeys, 0);
@@ -41,16 +47,32 @@ compat_index_beginscan(Relation heap, Relation index, Snapshot snapshot,
 
 /*
  * ExecInsertIndexTuples() for a plain insert (no ON CONFLICT): 16 added
- * onlySummarizing.
+ * onlySummarizing, 19 folded the booleans into flags and moved the slot.
  */
 static inline void
 compat_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
 						   EState *estate)
 {
-#if PG_VERSION_NUM >= 160000
+#if PG_VERSION_NUM >= 190000
+	(void) ExecInsertIndexTuples(rri, estate, 0, slot, NIL, NULL);
+#elif PG_VERSION_NUM >= 160000
 	(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
 #else
 	(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+#endif
+}
+
+/*
+ * The primary key of a relation, which must not be deferrable: 18 added
+ * deferrable_ok (before, a deferrable primary key was never returned).
+ */
+static inline Oid
+compat_primary_key_index(Relation rel)
+{
+#if PG_VERSION_NUM >= 180000
+	return RelationGetPrimaryKeyIndex(rel, false);
+#else
+	return RelationGetPrimaryKeyIndex(rel);
 #endif
 }
 
