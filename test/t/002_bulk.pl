@@ -11,7 +11,8 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('bulk');
 $node->init;
-$node->append_conf('postgresql.conf', "max_connections = 60\nfsync = off");
+# max_locks_per_transaction: the default of 15 to 18 (19 doubles it)
+$node->append_conf('postgresql.conf', "max_connections = 60\nfsync = off\nmax_locks_per_transaction = 64");
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -23,7 +24,7 @@ $node->safe_psql('postgres', q{
 });
 
 is( $node->safe_psql('postgres', 'SHOW max_locks_per_transaction'),
-	'64', 'default lock table');
+	'64', 'the lock table of 15 to 18');
 
 # Each transaction is one bulk call of 60 keys from a pool of 200, in
 # random order and random case.  Without the canonical order these
