@@ -6,7 +6,8 @@
  *                       calls uses as much memory as one
  *   call_check_nulls()  22004 naming the first NULL argument
  *   call_key_types()    (account type, identifier type) -> a key's types
- *   call_key_value()    a raw value -> the key's normalized value
+ *   call_key_value()    a raw value -> the key's normalized value (catalog.c
+ *                       normalizes it for the key's identifier type)
  *   call_make_key()     both, through the call site's memo of the types
  *   call_result_row()   the (account_id, created) row
  *
@@ -17,7 +18,6 @@
 
 #include "access/htup_details.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -163,101 +163,6 @@ call_array_elems(ArrayType *arr, const char *name, const char *hint,
 					  elems, nulls, nelems);
 }
 
-static void *
-norm_palloc(size_t size)
-{
-	return palloc(size);
-}
-
-static void
-norm_pfree(void *ptr)
-{
-	pfree(ptr);
-}
-
-static void
-value_too_long(const char *id_type, const char *value, const char *what,
-			   size_t len)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-			 errmsg("%s value \"%s\" is too long", id_type, catalog_clip(value)),
-			 errdetail("%s is %zu bytes; normalized identifier values are at most %d bytes.",
-					   what, len, ACCOUNT_MAX_VALUE_BYTES),
-			 errhint("Store a shorter identifier, for example a hash of the value.")));
-}
-
-/*
- * Normalize value (server encoding) for key's identifier type; the result
- * is in the server encoding.  Raises 22023, 22P02, 22021 or 22001.
- */
-static char *
-normalize_value(const IdentKey *key, const char *value)
-{
-	const char *account_type = key->account_type;
-	const char *id_type = key->id_type;
-	const IdentType *type = &key->type;
-	size_t		len = strlen(value);
-	const char *utf8;
-	char	   *out = NULL;
-	size_t		outlen = 0;
-	const char *why = NULL;
-	NormStatus	st;
-	char	   *result;
-
-	/* even all-whitespace padding cannot bring this under the limit */
-	if (len > 1024 * 1024)
-		value_too_long(id_type, value, "The value", len);
-
-	/* conversions are the identity in a UTF-8 database: skip them */
-	utf8 = GetDatabaseEncoding() == PG_UTF8 ? value
-		: pg_server_to_any(value, (int) len, PG_UTF8);
-	st = ident_normalize(type->kind, type->case_sensitive, utf8, strlen(utf8),
-						 &out, &outlen, &why, norm_palloc, norm_pfree);
-	switch (st)
-	{
-		case NORM_OK:
-			break;
-		case NORM_EMPTY:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s value \"%s\" is empty", id_type, catalog_clip(value)),
-					 errdetail("Identifier values are trimmed of leading and trailing white space; nothing is left."),
-					 errhint("Pass a non-empty identifier value.")));
-			break;
-		case NORM_BAD_ENCODING:
-			ereport(ERROR,
-					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-					 errmsg("%s value is not valid Unicode", id_type),
-					 errhint("Pass a value in the database encoding.")));
-			break;
-		case NORM_BAD_FORMAT:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid %s value \"%s\": %s",
-							id_type, catalog_clip(value), why),
-					 errhint("Identifier type \"%s\" of account type \"%s\" is of kind %s.",
-							 id_type, account_type,
-							 type->kind == IDENT_KIND_EMAIL ? "email" : "phone")));
-			break;
-		case NORM_ICU_ERROR:
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not normalize %s value \"%s\": %s",
-							id_type, catalog_clip(value), why),
-					 errhint("Retry; if it persists, report the value.")));
-			break;
-	}
-
-	if (outlen > ACCOUNT_MAX_VALUE_BYTES)
-		value_too_long(id_type, value, "The normalized value", outlen);
-
-	if (GetDatabaseEncoding() == PG_UTF8)
-		return out;
-	result = pg_any_to_server(out, (int) outlen, PG_UTF8);
-	return result;
-}
-
 /*
  * Resolve (account_type, id_type) into key's types (or raise 42704); the
  * copies of the names and their text datums are allocated in cxt.
@@ -284,7 +189,7 @@ call_key_types(IdentKey *key, const char *account_type, const char *id_type,
 void
 call_key_value(IdentKey *key, const char *raw)
 {
-	key->value = normalize_value(key, raw);
+	key->value = catalog_normalize(key->account_type, key->id_type, &key->type, raw);
 	key->value_d = CStringGetTextDatum(key->value);
 }
 

@@ -15,9 +15,6 @@
 
 #include "lookup.h"
 
-/* Longest normalized identifier value that is accepted. */
-#define ACCOUNT_MAX_VALUE_BYTES	2048
-
 /*
  * Per-FmgrInfo state: the per-call context, the result descriptor, and the
  * types of the last key this call site built.  A query calls a function

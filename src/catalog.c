@@ -1,5 +1,6 @@
 /*
- * catalog.c: the extension's relations and its identifier-type cache.
+ * catalog.c: the extension's relations, its identifier-type cache, and
+ * normalizing a value for its type.
  *
  * Nothing here goes through search_path.  The schema is found by name
  * ("accounts", fixed by account.control, the extension is not relocatable)
@@ -52,6 +53,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
@@ -519,6 +521,107 @@ catalog_resolve_type(const char *account_type, const char *id_type,
 	entry->type = *out;
 }
 
+
+/*
+ * NORMALIZING A VALUE FOR ITS TYPE
+ *
+ * normalize.c does the work in UTF-8 with ICU and knows nothing of the
+ * backend; this wraps it: conversion from and to the server encoding,
+ * palloc, the length limits and the errors.
+ */
+static void *
+norm_palloc(size_t size)
+{
+	return palloc(size);
+}
+
+static void
+norm_pfree(void *ptr)
+{
+	pfree(ptr);
+}
+
+static void
+value_too_long(const char *id_type, const char *value, const char *what,
+			   size_t len)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+			 errmsg("%s value \"%s\" is too long", id_type, catalog_clip(value)),
+			 errdetail("%s is %zu bytes; normalized identifier values are at most %d bytes.",
+					   what, len, ACCOUNT_MAX_VALUE_BYTES),
+			 errhint("Store a shorter identifier, for example a hash of the value.")));
+}
+
+/*
+ * Normalize value (server encoding) for the identifier type id_type of
+ * account_type, resolved as *type; the result is in the server encoding.
+ * Raises 22023, 22P02, 22021 or 22001.
+ */
+char *
+catalog_normalize(const char *account_type, const char *id_type,
+				  const IdentType *type, const char *value)
+{
+	size_t		len = strlen(value);
+	const char *utf8;
+	char	   *out = NULL;
+	size_t		outlen = 0;
+	const char *why = NULL;
+	NormStatus	st;
+	char	   *result;
+
+	/* even all-whitespace padding cannot bring this under the limit */
+	if (len > 1024 * 1024)
+		value_too_long(id_type, value, "The value", len);
+
+	/* conversions are the identity in a UTF-8 database: skip them */
+	utf8 = GetDatabaseEncoding() == PG_UTF8 ? value
+		: pg_server_to_any(value, (int) len, PG_UTF8);
+	st = ident_normalize(type->kind, type->case_sensitive, utf8, strlen(utf8),
+						 &out, &outlen, &why, norm_palloc, norm_pfree);
+	switch (st)
+	{
+		case NORM_OK:
+			break;
+		case NORM_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s value \"%s\" is empty", id_type, catalog_clip(value)),
+					 errdetail("Identifier values are trimmed of leading and trailing white space; nothing is left."),
+					 errhint("Pass a non-empty identifier value.")));
+			break;
+		case NORM_BAD_ENCODING:
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("%s value is not valid Unicode", id_type),
+					 errhint("Pass a value in the database encoding.")));
+			break;
+		case NORM_BAD_FORMAT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid %s value \"%s\": %s",
+							id_type, catalog_clip(value), why),
+					 errhint("Identifier type \"%s\" of account type \"%s\" is of kind %s.",
+							 id_type, account_type,
+							 type->kind == IDENT_KIND_EMAIL ? "email" : "phone")));
+			break;
+		case NORM_ICU_ERROR:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not normalize %s value \"%s\": %s",
+							id_type, catalog_clip(value), why),
+					 errhint("Retry; if it persists, report the value.")));
+			break;
+	}
+
+	if (outlen > ACCOUNT_MAX_VALUE_BYTES)
+		value_too_long(id_type, value, "The normalized value", outlen);
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return out;
+	result = pg_any_to_server(out, (int) outlen, PG_UTF8);
+	return result;
+}
 
 /*
  * The shape check for the event trigger (registry.c): if the extension's

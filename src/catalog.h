@@ -1,6 +1,6 @@
 /*
- * catalog.h: the extension's relations, the identifier-type registry cache
- * and the checks on names (catalog.c).  Nothing here depends on the layers
+ * catalog.h: the extension's relations, the identifier-type registry cache,
+ * the checks on names, and normalizing a value for its type (catalog.c).  Nothing here depends on the layers
  * above it; lookup.c and call.c are its callers.
  */
 #ifndef ACCOUNT_CATALOG_H
@@ -17,6 +17,9 @@
 
 /* Longest account type and identifier type names that can be registered. */
 #define ACCOUNT_MAX_NAME_BYTES	63
+
+/* Longest normalized identifier value that is accepted. */
+#define ACCOUNT_MAX_VALUE_BYTES	2048
 
 /* The extension's relations, resolved by OID in schema "accounts". */
 typedef struct AccountRels
@@ -56,6 +59,8 @@ extern void catalog_check_tables(void);
 extern uint64 catalog_generation(void);
 extern void catalog_resolve_type(const char *account_type, const char *id_type,
 								 IdentType *out);
+extern char *catalog_normalize(const char *account_type, const char *id_type,
+							   const IdentType *type, const char *value);
 
 /* Does text t hold exactly the NUL-terminated string s? */
 static inline bool
