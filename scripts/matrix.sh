@@ -45,6 +45,10 @@ make_root() {
         return 0
     fi
     umount_root "$dir"
+    if mountpoint -q "$dir/dev" || mountpoint -q "$dir/proc"; then
+        echo "$dir still has mounts; not removing it" >&2
+        return 1
+    fi
     rm -rf "$dir"
     ensure_packages debootstrap
     log "building a Debian $suite root for PostgreSQL $major in $dir"
@@ -142,6 +146,11 @@ share_pg16() {
     mkdir -p "$dir$CACHE/pg16"
     mountpoint -q "$dir$CACHE/pg16" || mount --bind "$CACHE/pg16" "$dir$CACHE/pg16"
 }
+
+# Never leave a root's /dev or /proc mounted, whatever ends the run: a later
+# `rm -rf` of the root would reach through the bind mount.
+unmount_all() { for r in "$CACHE"/root-*; do [ -d "$r" ] && umount_root "$r"; done; return 0; }
+trap unmount_all EXIT
 
 # The cells of the table, one status file per major.
 record() { echo "$2 $3" >>"$RESULTS/status-$1"; }
