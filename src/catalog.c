@@ -438,6 +438,21 @@ registry_fetch(const AccountRels *r, const char *account_type,
 	return found;
 }
 
+/* Longest normalized identifier value that is accepted. */
+#define ACCOUNT_MAX_VALUE_BYTES	2048
+
+/* At most 64 characters of a user-supplied string, for messages. */
+static const char *
+clip_for_message(const char *value)
+{
+	int			len = strlen(value);
+	int			clip = pg_mbcliplen(value, len, 64);
+
+	if (clip >= len)
+		return value;
+	return psprintf("%.*s...", clip, value);
+}
+
 /*
  * A name longer than any registered one cannot exist: say so, without
  * copying a huge argument into the message.
@@ -448,7 +463,7 @@ check_name(const char *what, const char *name)
 	if (strlen(name) > ACCOUNT_MAX_NAME_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("%s \"%s\" does not exist", what, catalog_clip(name)),
+				 errmsg("%s \"%s\" does not exist", what, clip_for_message(name)),
 				 errdetail("Names of account types and identifier types are at most %d bytes.",
 						   ACCOUNT_MAX_NAME_BYTES),
 				 errhint("List them with SELECT * FROM accounts.identifier_types.")));
@@ -547,7 +562,7 @@ value_too_long(const char *id_type, const char *value, const char *what,
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-			 errmsg("%s value \"%s\" is too long", id_type, catalog_clip(value)),
+			 errmsg("%s value \"%s\" is too long", id_type, clip_for_message(value)),
 			 errdetail("%s is %zu bytes; normalized identifier values are at most %d bytes.",
 					   what, len, ACCOUNT_MAX_VALUE_BYTES),
 			 errhint("Store a shorter identifier, for example a hash of the value.")));
@@ -586,7 +601,7 @@ catalog_normalize(const char *account_type, const char *id_type,
 		case NORM_EMPTY:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s value \"%s\" is empty", id_type, catalog_clip(value)),
+					 errmsg("%s value \"%s\" is empty", id_type, clip_for_message(value)),
 					 errdetail("Identifier values are trimmed of leading and trailing white space; nothing is left."),
 					 errhint("Pass a non-empty identifier value.")));
 			break;
@@ -600,7 +615,7 @@ catalog_normalize(const char *account_type, const char *id_type,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid %s value \"%s\": %s",
-							id_type, catalog_clip(value), why),
+							id_type, clip_for_message(value), why),
 					 errhint("Identifier type \"%s\" of account type \"%s\" is of kind %s.",
 							 id_type, account_type,
 							 type->kind == IDENT_KIND_EMAIL ? "email" : "phone")));
@@ -609,7 +624,7 @@ catalog_normalize(const char *account_type, const char *id_type,
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not normalize %s value \"%s\": %s",
-							id_type, catalog_clip(value), why),
+							id_type, clip_for_message(value), why),
 					 errhint("Retry; if it persists, report the value.")));
 			break;
 	}

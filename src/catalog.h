@@ -9,7 +9,6 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
-#include "mb/pg_wchar.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
@@ -17,9 +16,6 @@
 
 /* Longest account type and identifier type names that can be registered. */
 #define ACCOUNT_MAX_NAME_BYTES	63
-
-/* Longest normalized identifier value that is accepted. */
-#define ACCOUNT_MAX_VALUE_BYTES	2048
 
 /* The extension's relations, resolved by OID in schema "accounts". */
 typedef struct AccountRels
@@ -69,18 +65,6 @@ catalog_text_equals(const text *t, const char *s)
 	size_t		len = VARSIZE_ANY_EXHDR(t);
 
 	return strlen(s) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
-}
-
-/* At most 64 characters of a user-supplied string, for messages. */
-static inline const char *
-catalog_clip(const char *value)
-{
-	int			len = strlen(value);
-	int			clip = pg_mbcliplen(value, len, 64);
-
-	if (clip >= len)
-		return value;
-	return psprintf("%.*s...", clip, value);
 }
 
 #endif							/* ACCOUNT_CATALOG_H */

@@ -27,19 +27,35 @@ ACCOUNT_FUNCTION(account_normalize_identifier);
 
 #define NULL_HINT "Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types."
 
-/* Either form of find_or_create_account(); see call_key_args(). */
+/*
+ * Start a call that takes a key: the per-call state with its memory context
+ * current (the caller's in *caller_cxt), and the key's arguments in either
+ * form (call_key_args()), or 22004 naming the NULL one.
+ */
+static CallState *
+begin_key_call(FunctionCallInfo fcinfo, bool composite_result, KeyArgs *args,
+			   MemoryContext *caller_cxt)
+{
+	CallState  *state = call_begin(fcinfo, composite_result);
+	const char *null_arg;
+
+	*caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	null_arg = call_key_args(fcinfo, args);
+	if (null_arg)
+		call_null_error(null_arg, NULL_HINT);
+	return state;
+}
+
+/* Either form of find_or_create_account(). */
 static Datum
 find_or_create(FunctionCallInfo fcinfo)
 {
-	CallState  *state = call_begin(fcinfo, true);
-	MemoryContext caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	MemoryContext caller_cxt;
 	KeyArgs		args;
-	const char *null_arg = call_key_args(fcinfo, &args);
+	CallState  *state = begin_key_call(fcinfo, true, &args, &caller_cxt);
 	pg_uuid_t	account_id;
 	bool		created;
 
-	if (null_arg)
-		call_null_error(null_arg, NULL_HINT);
 	created = call_find_or_create(state, &args, &account_id);
 	MemoryContextSwitchTo(caller_cxt);
 	return call_result_row(state, &account_id, created);
@@ -71,19 +87,16 @@ account_find_or_create_ident(PG_FUNCTION_ARGS)
 Datum
 account_find(PG_FUNCTION_ARGS)
 {
-	CallState  *state = call_begin(fcinfo, false);
 	MemoryContext caller_cxt;
+	KeyArgs		args;
+	CallState  *state = begin_key_call(fcinfo, false, &args, &caller_cxt);
 	IdentKey	key;
 	Lookup		lookup;
 	pg_uuid_t	account_id;
 	pg_uuid_t  *result;
 	bool		found;
-	static const char *const key_args[] = {"type", "id_type", "value"};
 
-	call_check_nulls(fcinfo, key_args, lengthof(key_args), NULL_HINT);
-	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
-	call_make_key(state, &key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),
-				  PG_GETARG_TEXT_PP(2));
+	call_make_key(state, &key, args.type, args.id_type, args.value);
 	lookup_begin(&lookup, false);
 	found = lookup_find(&lookup, &key, &account_id);
 	lookup_end(&lookup);
