@@ -56,9 +56,6 @@ make_root() {
         --include="postgresql-$major,postgresql-server-dev-$major,$ROOT_PACKAGES" \
         "$suite" "$dir" "$MIRROR" >"$RESULTS/debootstrap-$suite.log" 2>&1 \
         || { tail -n 30 "$RESULTS/debootstrap-$suite.log"; return 1; }
-    # mirrors of unstable and experimental can be older than their Release
-    # files' Valid-Until; debootstrap does not check it, apt would
-    echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99account"
     echo "$want" >"$dir/.account-root"
 }
 
@@ -69,7 +66,6 @@ add_major() {
     grep -qx "$suite $major" "$dir/.account-root" && return 0
     log "adding PostgreSQL $major from $suite to $dir"
     echo "deb $MIRROR $suite main" >"$dir/etc/apt/sources.list.d/$suite.list"
-    echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99account"
     in_root "$dir" apt-get update -qq >"$RESULTS/apt-$major.log" 2>&1 \
         && in_root "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends -t "$suite" "postgresql-$major" "postgresql-server-dev-$major" \
@@ -88,6 +84,9 @@ in_root() {
         mount --make-rslave "$dir/dev"
     fi
     cp /etc/resolv.conf "$dir/etc/resolv.conf"
+    # mirrors of unstable and experimental can be older than their Release
+    # files' Valid-Until; debootstrap does not check it, apt would
+    echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99account"
     chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
