@@ -49,8 +49,11 @@ my $snapshot_sql = q{
 	    FROM accounts.identifiers) s};
 is($sub->safe_psql('postgres', $snapshot_sql), $pub->safe_psql('postgres', $snapshot_sql),
 	'initial copy: every row, including the seeded registry rows, is on the subscriber once');
-is($sub->safe_psql('postgres', q{SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'}),
-	'0', 'every table is synchronized');
+# wait_for_subscription_sync() returns once every table is synced ('s') or
+# ready ('r'); the apply worker moves 's' to 'r' a moment later
+ok( $sub->poll_query_until(
+		'postgres', q{SELECT count(*) = 0 FROM pg_subscription_rel WHERE srsubstate <> 'r'}),
+	'every table is synchronized');
 
 # the subscriber's cache of identifier types follows the replicated registry
 is($sub->safe_psql('postgres', q{SELECT accounts.find_account('user', 'email', 'x@example.com') IS NULL}),
