@@ -8,7 +8,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = account
 # SQL-facing files, then call.c, lookup.c, catalog.c, normalize.c and uuidv7.c
 # (see "How it works" in README.md)
-OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o src/registry.o \
+OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o src/registry.o src/lifecycle.o \
        src/call.o src/lookup.o src/catalog.o src/normalize.o src/uuidv7.o
 # sql/account.sql is the current version; released versions are frozen
 # files, and upgrades are account--A--B.sql.
@@ -27,7 +27,7 @@ SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licud
 
 # Regression tests: test/sql and test/expected; isolation specs: test/specs
 # (expected output in test/expected too); TAP tests: test/t.
-REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges
+REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges lifecycle
 
 ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat
 REGRESS_OPTS = --inputdir=test

@@ -47,7 +47,8 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
-#include "catalog/pg_type_d.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
@@ -62,6 +63,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "catalog.h"
 #include "compat.h"
@@ -117,6 +119,26 @@ lookup_rel(Oid namespace, const char *name)
 				 errmsg("relation \"accounts.%s\" does not exist", name),
 				 errhint("The extension \"account\" is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
 	return relid;
+}
+
+/*
+ * A column the extension's current version has but an older installed
+ * version may lack (see AccountRels): InvalidAttrNumber if absent.
+ */
+static AttrNumber
+lookup_att_optional(Oid relid, const char *attname)
+{
+	return get_attnum(relid, attname);
+}
+
+/* The OID of a label of enum type typoid, or InvalidOid. */
+static Oid
+enum_label(Oid typoid, const char *label)
+{
+	if (!OidIsValid(typoid))
+		return InvalidOid;
+	return GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+						   ObjectIdGetDatum(typoid), CStringGetDatum(label));
 }
 
 static AttrNumber
@@ -197,7 +219,8 @@ check_table(Oid relid, const ExpectedColumn *cols, int ncols,
 				continue;
 			known = true;
 			if (att->atttypid != cols[c].type ||
-				(att->atttypid == TEXTOID && att->attcollation != C_COLLATION_OID))
+				((att->atttypid == TEXTOID || att->atttypid == TEXTARRAYOID) &&
+				 att->attcollation != C_COLLATION_OID))
 				shape_error(rel, "a changed column", NameStr(att->attname),
 							"Restore the column's type (and COLLATE \"C\" for text) as the extension created it.");
 		}
@@ -280,8 +303,11 @@ catalog_rels(void)
 {
 	AccountRels r;
 
-	static const ExpectedColumn acc_cols[] = {
-		{"id", UUIDOID}, {"account_type", TEXTOID}, {"created_at", TIMESTAMPTZOID}};
+	ExpectedColumn acc_cols[] = {
+		{"id", UUIDOID}, {"account_type", TEXTOID}, {"created_at", TIMESTAMPTZOID},
+		/* 1.3 */
+		{"status", InvalidOid}, {"merged_into", UUIDOID}, {"tags", TEXTARRAYOID},
+		{"updated_at", TIMESTAMPTZOID}, {"redacted_at", TIMESTAMPTZOID}};
 	static const ExpectedColumn ident_cols[] = {
 		{"account_type", TEXTOID}, {"id_type", TEXTOID}, {"value", TEXTOID},
 	{"account_id", UUIDOID}, {"created_at", TIMESTAMPTZOID}};
@@ -319,6 +345,33 @@ catalog_rels(void)
 		r.acc_id = lookup_att(r.accounts, "accounts", "id");
 		r.acc_type = lookup_att(r.accounts, "accounts", "account_type");
 		r.acc_created_at = lookup_att(r.accounts, "accounts", "created_at");
+		r.acc_status = lookup_att_optional(r.accounts, "status");
+		r.acc_merged_into = lookup_att_optional(r.accounts, "merged_into");
+		r.acc_tags = lookup_att_optional(r.accounts, "tags");
+		r.acc_updated_at = lookup_att_optional(r.accounts, "updated_at");
+		r.acc_redacted_at = lookup_att_optional(r.accounts, "redacted_at");
+		r.status_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum("account_status"),
+										ObjectIdGetDatum(r.namespace));
+		r.status_active = enum_label(r.status_type, "active");
+		r.status_archived = enum_label(r.status_type, "archived");
+		r.status_merged = enum_label(r.status_type, "merged");
+		r.status_redacted = enum_label(r.status_type, "redacted");
+		acc_cols[3].type = r.status_type;
+		/* all of 1.3's columns, or none of them */
+		if ((r.acc_status != InvalidAttrNumber) != OidIsValid(r.status_active) ||
+			(r.acc_status != InvalidAttrNumber) != (r.acc_merged_into != InvalidAttrNumber) ||
+			(r.acc_status != InvalidAttrNumber) != (r.acc_tags != InvalidAttrNumber) ||
+			(r.acc_status != InvalidAttrNumber) != (r.acc_updated_at != InvalidAttrNumber) ||
+			(r.acc_status != InvalidAttrNumber) != (r.acc_redacted_at != InvalidAttrNumber) ||
+			(OidIsValid(r.status_active) &&
+			 !(OidIsValid(r.status_archived) && OidIsValid(r.status_merged) &&
+			   OidIsValid(r.status_redacted))))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("the lifecycle columns of \"accounts.accounts\" are incomplete"),
+					 errdetail("Version 1.3 adds status, merged_into, tags, updated_at and redacted_at, and the type accounts.account_status, together."),
+					 errhint("The extension \"account\" is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
 		r.ident_account_type = lookup_att(r.identifiers, "identifiers", "account_type");
 		r.ident_id_type = lookup_att(r.identifiers, "identifiers", "id_type");
 		r.ident_value = lookup_att(r.identifiers, "identifiers", "value");

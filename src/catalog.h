@@ -30,6 +30,22 @@ typedef struct AccountRels
 	AttrNumber	acc_id;
 	AttrNumber	acc_type;
 	AttrNumber	acc_created_at;
+	/*
+	 * From version 1.3 (lifecycle): InvalidAttrNumber while the database
+	 * still has an older schema (the library is updated before ALTER
+	 * EXTENSION account UPDATE runs).
+	 */
+	AttrNumber	acc_status;
+	AttrNumber	acc_merged_into;
+	AttrNumber	acc_tags;
+	AttrNumber	acc_updated_at;
+	AttrNumber	acc_redacted_at;
+	/* the enum accounts.account_status and its labels' OIDs */
+	Oid			status_type;
+	Oid			status_active;
+	Oid			status_archived;
+	Oid			status_merged;
+	Oid			status_redacted;
 	AttrNumber	ident_account_type;
 	AttrNumber	ident_id_type;
 	AttrNumber	ident_value;

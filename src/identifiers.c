@@ -103,7 +103,8 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
  *   RETURNS boolean
  *
  * true: attached; false: the account already has it; 23505: another
- * account has it; 42704: no such account.  The find-or-create protocol,
+ * account has it; 42704: no such account; 55000: the account is merged or
+ * redacted.  The find-or-create protocol,
  * attaching to this account where it would create one.
  */
 Datum
@@ -114,7 +115,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 	pg_uuid_t  *account_id;
 	Lookup		lookup;
 	IdentKey	key;
-	char	   *account_type;
+	AccountRow	row;
 	pg_uuid_t	owner;
 	bool		added;
 
@@ -132,13 +133,13 @@ account_add_identifier(PG_FUNCTION_ARGS)
 				 errhint("Run it in a read-write transaction.")));
 	lookup_begin(&lookup, true);
 
-	account_type = lookup_lock_account(&lookup, account_id);
-	if (account_type == NULL)
+	if (!lookup_lock_account(&lookup, account_id, &row))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("account %s does not exist", uuid_text(account_id)),
 				 errhint("Find or create the account first, e.g. with accounts.find_or_create_account().")));
-	call_make_key(state, &key, cstring_to_text(account_type),
+	lookup_check_attachable(account_id, &row);
+	call_make_key(state, &key, cstring_to_text(row.account_type),
 				  PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
 
 	added = lookup_find_or_create(&lookup, &key, account_id, &owner);

@@ -113,6 +113,9 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_type_d.h"
+#include "utils/array.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
@@ -258,6 +261,7 @@ prepare_inserts(Lookup *s)
 	InitResultRelInfo(s->ident_rri, s->ident_heap, 2, NULL, 0);
 	ExecOpenIndices(s->ident_rri, false);
 	s->ident_slot = table_slot_create(s->ident_heap, NULL);
+	s->no_tags = PointerGetDatum(construct_empty_array(TEXTOID));
 	MemoryContextSwitchTo(old);
 }
 
@@ -425,6 +429,12 @@ insert_account(Lookup *s, const IdentKey *key, pg_uuid_t *account_id)
 	set_col(s->acc_slot, r->acc_type, key->account_type_d);
 	set_col(s->acc_slot, r->acc_created_at,
 			TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	/* 1.3's lifecycle columns; merged_into, updated_at, redacted_at NULL */
+	if (r->acc_status != InvalidAttrNumber)
+	{
+		set_col(s->acc_slot, r->acc_status, ObjectIdGetDatum(r->status_active));
+		set_col(s->acc_slot, r->acc_tags, s->no_tags);
+	}
 	insert_slot(s, s->acc_rri, s->acc_slot);
 }
 
@@ -624,14 +634,51 @@ lock_types(Lookup *s, const IdentKey *key)
 	strlcpy(lock_memo.id_type, key->id_type, sizeof(lock_memo.id_type));
 }
 
+/* The lifecycle columns of a locked account row (1.3; active before). */
+static void
+slot_account_row(Lookup *s, TupleTableSlot *slot, AccountRow *row)
+{
+	const AccountRels *r = s->rels;
+	bool		isnull;
+	Datum		d;
+
+	d = slot_getattr(slot, r->acc_type, &isnull);
+	row->account_type = isnull ? NULL : TextDatumGetCString(d);
+	row->status = ACCOUNT_ACTIVE;
+	memset(&row->merged_into, 0, sizeof(pg_uuid_t));
+	if (r->acc_status == InvalidAttrNumber)
+		return;
+	d = slot_getattr(slot, r->acc_status, &isnull);
+	if (isnull)
+		return;
+	if (DatumGetObjectId(d) == r->status_archived)
+		row->status = ACCOUNT_ARCHIVED;
+	else if (DatumGetObjectId(d) == r->status_redacted)
+		row->status = ACCOUNT_REDACTED;
+	else if (DatumGetObjectId(d) == r->status_merged)
+	{
+		row->status = ACCOUNT_MERGED;
+		d = slot_getattr(slot, r->acc_merged_into, &isnull);
+		if (!isnull)
+			memcpy(&row->merged_into, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+	}
+}
+
 /*
  * Lock account_id's row FOR KEY SHARE (see ROW LOCKS above) and return its
- * account type (palloc'd).  With wait = false, ACCOUNT_WOULD_BLOCK instead
+ * type and status in *row.  With wait = false, ACCOUNT_WOULD_BLOCK instead
  * of waiting for a conflicting lock.
+ *
+ * merge_accounts() and redact_account() lock their accounts FOR UPDATE,
+ * which conflicts with this lock: an attach waits for them and then sees
+ * the account's new status (READ COMMITTED follows the update chain) or
+ * fails with 40001 (REPEATABLE READ); a merge or redaction waits for the
+ * attaching transaction and then moves or erases what it attached (see
+ * lookup_check_unseen()).
  */
 static AccountLockResult
 lock_account(Lookup *s, const pg_uuid_t *account_id, bool wait,
-				   char **account_type)
+			 AccountRow *row)
 {
 	Relation	heap = catalog_table_open(s->rels->accounts, RowShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
@@ -642,12 +689,7 @@ lock_account(Lookup *s, const pg_uuid_t *account_id, bool wait,
 				UUIDPGetDatum(account_id));
 	res = lock_row(heap, &skey, 1, slot, wait, "an account");
 	if (res == ROW_LOCKED)
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, s->rels->acc_type, &isnull);
-
-		*account_type = isnull ? NULL : TextDatumGetCString(d);
-	}
+		slot_account_row(s, slot, row);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(heap, NoLock);
 	switch (res)
@@ -856,15 +898,15 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 		 */
 		if (owner >= 0)
 		{
-			char	   *owner_type;
+			AccountRow	row;
 			AccountLockResult lr;
 
-			lr = lock_account(s, &ids[owner], false, &owner_type);
+			lr = lock_account(s, &ids[owner], false, &row);
 			if (lr != ACCOUNT_LOCKED)
 			{
 				unlock_keys(tags, n);
 				if (lr == ACCOUNT_WOULD_BLOCK)
-					lr = lock_account(s, &ids[owner], true, &owner_type);
+					lr = lock_account(s, &ids[owner], true, &row);
 				if (lr == ACCOUNT_MISSING && ++missing_owner > 3)
 					ereport(ERROR,
 							(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -872,6 +914,11 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 									keys[owner].id_type, keys[owner].value, uuid_text(&ids[owner])),
 							 errhint("The table was changed outside the extension; remove the identifier with DELETE FROM accounts.identifiers.")));
 				continue;
+			}
+			if (row.status == ACCOUNT_MERGED || row.status == ACCOUNT_REDACTED)
+			{
+				unlock_keys(tags, n);
+				lookup_check_attachable(&ids[owner], &row);
 			}
 			*account_id = ids[owner];
 		}
@@ -889,15 +936,118 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
  * add_identifier's first step: lock account_id's row FOR KEY SHARE for the
  * rest of the transaction, as the foreign key from identifiers would (ROW
  * LOCKS): a concurrent DELETE of the account waits for us and then
- * cascades to the identifier attached to it.  Returns the account's type,
- * or NULL if there is no such account.
+ * cascades to the identifier attached to it.  Returns false if there is no
+ * such account; otherwise *row is its type and status.
  */
-char *
-lookup_lock_account(Lookup *s, const pg_uuid_t *account_id)
+bool
+lookup_lock_account(Lookup *s, const pg_uuid_t *account_id, AccountRow *row)
 {
-	char	   *account_type = NULL;
+	return lock_account(s, account_id, true, row) == ACCOUNT_LOCKED;
+}
 
-	if (lock_account(s, account_id, true, &account_type) != ACCOUNT_LOCKED)
-		return NULL;
-	return account_type;
+/*
+ * A merged or redacted account takes no new identifiers: 55000, naming the
+ * surviving account of a merged one.
+ */
+void
+lookup_check_attachable(const pg_uuid_t *account_id, const AccountRow *row)
+{
+	if (row->status == ACCOUNT_MERGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("account %s was merged into account %s",
+						uuid_text(account_id), uuid_text(&row->merged_into)),
+				 errdetail("A merged account takes no new identifiers."),
+				 errhint("Use account %s instead (accounts.resolve_account() follows merges).",
+						 uuid_text(&row->merged_into))));
+	if (row->status == ACCOUNT_REDACTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("account %s is redacted", uuid_text(account_id)),
+				 errdetail("A redacted account keeps only its reference ids and takes no new identifiers."),
+				 errhint("Find or create an account for the identifier without it; a new account is created.")));
+}
+
+/*
+ * For merge_accounts() and redact_account(), after they locked their
+ * accounts FOR UPDATE: under REPEATABLE READ and SERIALIZABLE, raise 40001
+ * if an identifier of one of the accounts was attached by a transaction
+ * that committed after this transaction's snapshot was taken.
+ *
+ * Why: an attach holds the account row FOR KEY SHARE and does not change
+ * the row, so locking it FOR UPDATE afterwards raises no serialization
+ * failure, yet the transaction snapshot cannot see the attached identifier;
+ * a merge would leave it on the merged account, a redaction would leave it
+ * on the redacted one.  PostgreSQL's ON DELETE CASCADE has the same problem
+ * and solves it the same way (ri_triggers.c, detectNewRows: scan with a
+ * fresh snapshot, check each row against the transaction snapshot).  Under
+ * READ COMMITTED each later statement of the caller takes a new snapshot,
+ * which sees every attach that committed before the lock was granted, and
+ * no attach can start while it is held.
+ */
+void
+lookup_check_unseen(const pg_uuid_t *account_ids, int nids)
+{
+	const AccountRels *r;
+	Relation	heap;
+	Oid			index = InvalidOid;
+	List	   *indexes;
+	ListCell   *lc;
+	Snapshot	xact_snapshot;
+	Snapshot	latest;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	r = catalog_rels();
+	heap = catalog_table_open(r->identifiers, AccessShareLock);
+	/* an index led by account_id, if there is a valid one */
+	indexes = RelationGetIndexList(heap);
+	foreach(lc, indexes)
+	{
+		Relation	ind = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		usable = ind->rd_index->indisvalid &&
+			ind->rd_index->indkey.values[0] == r->ident_account_id &&
+			ind->rd_rel->relam == BTREE_AM_OID;
+
+		index_close(ind, AccessShareLock);
+		if (usable)
+		{
+			index = lfirst_oid(lc);
+			break;
+		}
+	}
+	list_free(indexes);
+
+	xact_snapshot = GetTransactionSnapshot();
+	latest = RegisterSnapshot(GetLatestSnapshot());
+	for (int i = 0; i < nids; i++)
+	{
+		ScanKeyData skey;
+		SysScanDesc scan;
+
+		ScanKeyInit(&skey, r->ident_account_id, BTEqualStrategyNumber, F_UUID_EQ,
+					UUIDPGetDatum(&account_ids[i]));
+		scan = systable_beginscan(heap, index, OidIsValid(index), latest, 1, &skey);
+		while (systable_getnext(scan) != NULL)
+		{
+			bool		isnull;
+			TransactionId xmin;
+
+			xmin = DatumGetTransactionId(slot_getsysattr(scan->slot,
+														 MinTransactionIdAttributeNumber,
+														 &isnull));
+			if (TransactionIdIsCurrentTransactionId(xmin) ||
+				table_tuple_satisfies_snapshot(heap, scan->slot, xact_snapshot))
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent change of the identifiers of account %s",
+							uuid_text(&account_ids[i])),
+					 errdetail("Another transaction attached an identifier to it after this transaction's snapshot was taken."),
+					 errhint("Retry the transaction.")));
+		}
+		systable_endscan(scan);
+	}
+	UnregisterSnapshot(latest);
+	table_close(heap, NoLock);
 }

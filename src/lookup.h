@@ -47,7 +47,24 @@ typedef struct Lookup
 	struct ResultRelInfo *ident_rri;
 	TupleTableSlot *acc_slot;
 	TupleTableSlot *ident_slot;
+	Datum		no_tags;		/* '{}'::text[] for new accounts */
 } Lookup;
+
+/* An account's row, as lookup_lock_account() found and locked it. */
+typedef enum AccountStatus
+{
+	ACCOUNT_ACTIVE,
+	ACCOUNT_ARCHIVED,
+	ACCOUNT_MERGED,
+	ACCOUNT_REDACTED
+} AccountStatus;
+
+typedef struct AccountRow
+{
+	char	   *account_type;
+	AccountStatus status;
+	pg_uuid_t	merged_into;	/* when ACCOUNT_MERGED */
+} AccountRow;
 
 /* Most identifiers find_or_create_account(type, identifiers[]) takes. */
 #define LOOKUP_MAX_KEYS			100
@@ -60,6 +77,10 @@ extern bool lookup_find_or_create(Lookup *l, const IdentKey *key,
 								  pg_uuid_t *account_id);
 extern bool lookup_find_or_create_all(Lookup *l, IdentKey *keys, int nkeys,
 									  pg_uuid_t *account_id);
-extern char *lookup_lock_account(Lookup *l, const pg_uuid_t *account_id);
+extern bool lookup_lock_account(Lookup *l, const pg_uuid_t *account_id,
+								AccountRow *row);
+extern void lookup_check_attachable(const pg_uuid_t *account_id,
+									const AccountRow *row);
+extern void lookup_check_unseen(const pg_uuid_t *account_ids, int nids);
 
 #endif							/* ACCOUNT_LOOKUP_H */

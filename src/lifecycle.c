@@ -1,0 +1,222 @@
+/*
+ * lifecycle.c: the two steps of merging and redacting that SQL cannot do.
+ *
+ *   accounts.check_unseen_identifiers(uuid[])    REPEATABLE READ check
+ *   accounts.repoint_assigned(into, sources[])   re-point trigger-managed rows
+ *
+ * merge_accounts(), redact_account() and the rest of the lifecycle are
+ * PL/pgSQL in sql/account.sql; they call these two, which nobody else may
+ * (EXECUTE is revoked from PUBLIC).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/uuid.h"
+
+#include "call.h"
+#include "compat.h"
+
+ACCOUNT_FUNCTION(account_check_unseen_identifiers);
+ACCOUNT_FUNCTION(account_repoint_assigned);
+
+/* The uuids of a one-dimensional uuid[] without NULLs (palloc'd). */
+static pg_uuid_t *
+uuid_array(ArrayType *arr, const char *name, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	pg_uuid_t  *ids;
+
+	call_array_elems(arr, name, "Pass a one-dimensional uuid[] without NULLs.",
+					 &elems, &nulls, n);
+	ids = palloc(sizeof(pg_uuid_t) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			call_null_error(psprintf("%s[%d]", name, i + 1),
+							"Pass a one-dimensional uuid[] without NULLs.");
+		memcpy(&ids[i], DatumGetUUIDP(elems[i]), sizeof(pg_uuid_t));
+	}
+	return ids;
+}
+
+/*
+ * accounts.check_unseen_identifiers(account_ids uuid[]) RETURNS void
+ *
+ * lookup_check_unseen(): under REPEATABLE READ, 40001 if an identifier was
+ * attached to one of the accounts after the transaction's snapshot.
+ */
+Datum
+account_check_unseen_identifiers(PG_FUNCTION_ARGS)
+{
+	int			n;
+	pg_uuid_t  *ids;
+
+	if (PG_ARGISNULL(0))
+		call_null_error("account_ids", "Pass the accounts' ids.");
+	ids = uuid_array(PG_GETARG_ARRAYTYPE_P(0), "account_ids", &n);
+	lookup_check_unseen(ids, n);
+	PG_RETURN_VOID();
+}
+
+/*
+ * accounts.repoint_assigned(into uuid, sources uuid[]) RETURNS bigint
+ *
+ * After merge_accounts() merged sources into into: in every table whose
+ * uuid column an accounts.assign_account() trigger of the accounts' type
+ * manages, set that column to into where it holds a source.  Returns the
+ * number of rows changed.
+ *
+ * SECURITY: merge_accounts() runs as the extension's owner (a superuser),
+ * and these tables, and the triggers on them, belong to other roles.
+ * Updating them as the superuser would run those roles' trigger functions
+ * with superuser rights.  So each table is locked and updated as its owner,
+ * in a security-restricted operation, the way VACUUM and REFRESH
+ * MATERIALIZED VIEW run a table owner's code.  Only roles that may create
+ * triggers calling accounts.assign_account() (EXECUTE on it) take part.
+ *
+ * CONCURRENCY: each table is locked IN SHARE MODE until the merge commits.
+ * That waits for every transaction writing the table, so the update sees
+ * their rows, and makes later writers wait for the merge; their statements
+ * then run with a snapshot that sees the merge, and their assign_account()
+ * triggers find the surviving account.  Under REPEATABLE READ the update
+ * scans with the latest snapshot and cross-checks against the
+ * transaction's own, as PostgreSQL's ON DELETE CASCADE does: a matching row
+ * committed after the transaction's snapshot raises 40001 instead of being
+ * skipped.
+ */
+Datum
+account_repoint_assigned(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *into;
+	ArrayType  *sources;
+	int			nsources;
+	char	   *account_type;
+	int64		total = 0;
+	Oid			argtypes[2] = {UUIDOID, UUIDOID};
+	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	SPITupleTable *triggers;
+	uint64		ntriggers;
+
+	if (PG_ARGISNULL(0))
+		call_null_error("into", "Pass the surviving account's id.");
+	if (PG_ARGISNULL(1))
+		call_null_error("sources", "Pass the merged accounts' ids.");
+	into = PG_GETARG_UUID_P(0);
+	sources = PG_GETARG_ARRAYTYPE_P(1);
+	(void) uuid_array(sources, "sources", &nsources);
+
+	SPI_connect();
+
+	/* only what merge_accounts() did: every source merged into into */
+	argtypes[1] = UUIDARRAYOID;
+	args[0] = UUIDPGetDatum(into);
+	args[1] = PointerGetDatum(sources);
+	if (SPI_execute_with_args("SELECT a.account_type::pg_catalog.text,"
+							  " (SELECT pg_catalog.count(*) FROM accounts.accounts s"
+							  "   WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)"
+							  "     AND s.status OPERATOR(pg_catalog.<>) 'merged') AS unmerged,"
+							  " (SELECT pg_catalog.count(*) FROM accounts.accounts s"
+							  "   WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)"
+							  "     AND s.merged_into OPERATOR(pg_catalog.=) $1) AS merged"
+							  "  FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) $1",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed");
+	{
+		bool		isnull;
+		int64		unmerged,
+					merged;
+
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("account %s does not exist",
+							DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(into)))),
+					 errhint("Call accounts.merge_accounts(), which calls this function.")));
+		account_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		unmerged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		merged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (unmerged > 0 || merged == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the source accounts are not merged into account %s",
+							DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(into)))),
+					 errhint("Call accounts.merge_accounts(), which calls this function.")));
+	}
+
+	/* the tables: triggers calling accounts.assign_account() */
+	if (SPI_execute("SELECT t.tgrelid, t.tgargs, c.relowner"
+					"  FROM pg_catalog.pg_trigger t"
+					"  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid"
+					" WHERE t.tgfoid OPERATOR(pg_catalog.=) 'accounts.assign_account()'::pg_catalog.regprocedure"
+					"   AND t.tgnargs OPERATOR(pg_catalog.=) 4"
+					"   AND t.tgparentid OPERATOR(pg_catalog.=) 0"
+					" ORDER BY t.tgrelid, t.tgname",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed");
+	triggers = SPI_tuptable;
+	ntriggers = SPI_processed;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	for (uint64 i = 0; i < ntriggers; i++)
+	{
+		HeapTuple	tup = triggers->vals[i];
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tup, triggers->tupdesc, 1, &isnull));
+		bytea	   *tgargs = DatumGetByteaPP(SPI_getbinval(tup, triggers->tupdesc, 2, &isnull));
+		Oid			owner = DatumGetObjectId(SPI_getbinval(tup, triggers->tupdesc, 3, &isnull));
+		const char *argv[4];
+		const char *p = VARDATA_ANY(tgargs);
+		const char *end = p + VARSIZE_ANY_EXHDR(tgargs);
+		char	   *relname;
+		char	   *sql;
+		SPIPlanPtr	plan;
+		int			rc;
+
+		for (int a = 0; a < 4; a++)
+		{
+			const char *nul = memchr(p, '\0', end - p);
+
+			argv[a] = p;
+			p = nul ? nul + 1 : end;
+		}
+		if (p > end || strcmp(argv[0], account_type) != 0)
+			continue;
+		relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											 get_rel_name(relid));
+
+		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE MODE", relname), false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "SPI_execute failed");
+		sql = psprintf("UPDATE %s SET %s = $1 WHERE %s OPERATOR(pg_catalog.=) ANY ($2)",
+					   relname, quote_identifier(argv[3]), quote_identifier(argv[3]));
+		plan = SPI_prepare(sql, 2, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		CommandCounterIncrement();
+		rc = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+								  IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : InvalidSnapshot,
+								  false, true, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+		total += SPI_processed;
+		SPI_freeplan(plan);
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+
+	SPI_finish();
+	PG_RETURN_INT64(total);
+}
