@@ -519,6 +519,15 @@ typedef enum RowLockResult
 /*
  * Find the row with the given primary-key values and lock it FOR KEY
  * SHARE; the locked version is left in slot.
+ *
+ * The flags are those of SELECT ... FOR KEY SHARE (nodeLockRows.c).
+ * TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS matters: a KEY SHARE lock does
+ * not wait for a concurrent no-key update (tag_account(), archive), and
+ * without the flag it would lock only the old version, so a merge that
+ * locked the new version FOR UPDATE once that update committed would not
+ * wait for us, and would miss the identifier we attach (found by the
+ * many-client lifecycle run, test/t/014_lifecycle.pl).  With it the lock
+ * is carried to the new version too.
  */
 static RowLockResult
 lock_row(Relation heap, ScanKey skey, int nkeys, TupleTableSlot *slot,
@@ -543,7 +552,8 @@ lock_row(Relation heap, ScanKey skey, int nkeys, TupleTableSlot *slot,
 	res = table_tuple_lock(heap, &slot->tts_tid, snapshot, slot,
 						   GetCurrentCommandId(false), LockTupleKeyShare,
 						   wait ? LockWaitBlock : LockWaitSkip,
-						   xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+						   (xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
 						   &tmfd);
 	switch (res)
 	{
