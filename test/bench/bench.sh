@@ -17,7 +17,7 @@ export PGPORT=${BENCH_PGPORT:-5499}
 start_cluster
 as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" PGDATABASE=postgres \
     BENCH_SMOKE="${BENCH_SMOKE:-}" BENCH_QUICK="${BENCH_QUICK:-}" BENCH_ROW="${BENCH_ROW:-}" \
-    BENCH_FLOOR_ACCOUNT_INDEX="${BENCH_FLOOR_ACCOUNT_INDEX:-}" \
+    BENCH_FLOOR_BARE="${BENCH_FLOOR_BARE:-}" \
     BENCH_OUT="$WORK/results.md" \
     /usr/bin/python3 "$ROOT/test/bench/bench.py"
 if [ -z "${BENCH_SMOKE:-}${BENCH_QUICK:-}" ] && [ -w "$ROOT/test/bench" ]; then

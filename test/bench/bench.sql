@@ -3,12 +3,23 @@
 CREATE EXTENSION account;
 
 -- The floor: what the work costs without the extension, on an equivalent
--- schema (two tables, a unique index on (account_type, id_type, value)).
+-- schema: the same two tables with the same columns and indexes (a unique
+-- index on (account_type, id_type, value), the index on account_id, the
+-- lifecycle columns and the partial GIN index on tags), filled by plain
+-- INSERTs that take their defaults.  bench.py's BENCH_FLOOR_BARE=1 drops
+-- what version 1.2's floor did not have (the account_id index and the
+-- lifecycle columns), for comparison with earlier measurements.
 CREATE TABLE floor_accounts (
     id            uuid PRIMARY KEY,
     account_type  text COLLATE "C" NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now()
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    status        accounts.account_status NOT NULL DEFAULT 'active',
+    merged_into   uuid,
+    tags          text[] COLLATE "C" NOT NULL DEFAULT '{}',
+    updated_at    timestamptz,
+    redacted_at   timestamptz
 );
+CREATE INDEX floor_accounts_tags_idx ON floor_accounts USING gin (tags) WHERE tags <> '{}'::text[];
 CREATE TABLE floor_identifiers (
     account_type  text COLLATE "C" NOT NULL,
     id_type       text COLLATE "C" NOT NULL,
@@ -17,6 +28,7 @@ CREATE TABLE floor_identifiers (
     created_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (account_type, id_type, value)
 );
+CREATE INDEX floor_identifiers_account_id_idx ON floor_identifiers (account_id);
 
 -- The peer: best-practice PL/pgSQL get-or-create on the floor schema.
 -- Look up; take pg_advisory_xact_lock on a 64-bit hash; look up again;
