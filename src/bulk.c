@@ -134,7 +134,7 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	bulk_values = packed.data;
 	qsort(items, n, sizeof(BulkItem), bulk_item_cmp);
 
-	lookup_begin(&lookup, true);
+	lookup_begin(&lookup, true, NULL);
 	for (int i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();

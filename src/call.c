@@ -48,6 +48,7 @@ call_begin(FunctionCallInfo fcinfo, bool composite_result)
 				elog(ERROR, "return type must be a row type");
 			state->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
 		}
+		state->lookup_cache = lookup_cache_create(fcinfo->flinfo->fn_mcxt);
 		MemoryContextSwitchTo(old);
 		fcinfo->flinfo->fn_extra = state;
 	}
@@ -232,7 +233,7 @@ call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id
 	bool		created;
 
 	call_make_key(state, &key, args->type, args->id_type, args->value);
-	lookup_begin(&lookup, true);
+	lookup_begin(&lookup, true, state->lookup_cache);
 	created = lookup_find_or_create(&lookup, &key, NULL, account_id);
 	lookup_end(&lookup);
 	return created;

@@ -28,6 +28,7 @@ typedef struct CallState
 	MemoryContext memo_cxt;		/* memo_key's strings; reset on a miss */
 	uint64		memo_generation;	/* 0: empty */
 	IdentKey	memo_key;		/* types only, no value */
+	LookupCache *lookup_cache;	/* the relations, kept open between calls */
 } CallState;
 
 extern CallState *call_begin(FunctionCallInfo fcinfo, bool composite_result);

@@ -76,4 +76,16 @@ compat_primary_key_index(Relation rel)
 #endif
 }
 
+/*
+ * ExecutorRun_hook: 18 dropped the execute_once argument.  COMPAT_RUN_ARGS
+ * declares the hook's parameters, COMPAT_RUN_PASS passes them on.
+ */
+#if PG_VERSION_NUM >= 180000
+#define COMPAT_RUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define COMPAT_RUN_PASS queryDesc, direction, count
+#else
+#define COMPAT_RUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define COMPAT_RUN_PASS queryDesc, direction, count, execute_once
+#endif
+
 #endif							/* ACCOUNT_COMPAT_H */

@@ -20,6 +20,15 @@
 
 PG_MODULE_MAGIC;
 
+PGDLLEXPORT void _PG_init(void);
+
+/* Loading the library: lookup.c's executor hooks (KEEPING THE RELATIONS OPEN). */
+void
+_PG_init(void)
+{
+	lookup_init();
+}
+
 ACCOUNT_FUNCTION(account_find_or_create);
 ACCOUNT_FUNCTION(account_find_or_create_ident);
 ACCOUNT_FUNCTION(account_find);
@@ -97,7 +106,7 @@ account_find(PG_FUNCTION_ARGS)
 	bool		found;
 
 	call_make_key(state, &key, args.type, args.id_type, args.value);
-	lookup_begin(&lookup, false);
+	lookup_begin(&lookup, false, state->lookup_cache);
 	found = lookup_find(&lookup, &key, &account_id);
 	lookup_end(&lookup);
 

@@ -90,7 +90,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 		call_key_value(&keys[i], text_to_cstring(value));
 	}
 
-	lookup_begin(&lookup, true);
+	lookup_begin(&lookup, true, state->lookup_cache);
 	created = lookup_find_or_create_all(&lookup, keys, nelems, &account_id);
 	lookup_end(&lookup);
 
@@ -131,7 +131,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 				 RecoveryInProgress() ?
 				 errhint("This server is a hot standby; call the primary.") :
 				 errhint("Run it in a read-write transaction.")));
-	lookup_begin(&lookup, true);
+	lookup_begin(&lookup, true, state->lookup_cache);
 
 	if (!lookup_lock_account(&lookup, account_id, &row))
 		ereport(ERROR,

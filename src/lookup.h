@@ -31,9 +31,12 @@ typedef struct IdentKey
  * The open relations and snapshot for a run of lookups or creates within
  * one SQL call: open it with lookup_begin(), close it with lookup_end().
  */
+typedef struct LookupCache LookupCache;
+
 typedef struct Lookup
 {
 	MemoryContext cxt;			/* where the state lives */
+	LookupCache *cache;			/* the relations are the cache's: keep them */
 	const AccountRels *rels;
 	LOCKMODE	lockmode;
 	Snapshot	snapshot;		/* the statement's MVCC snapshot */
@@ -69,7 +72,9 @@ typedef struct AccountRow
 /* Most identifiers find_or_create_account(type, identifiers[]) takes. */
 #define LOOKUP_MAX_KEYS			100
 
-extern void lookup_begin(Lookup *l, bool for_write);
+extern void lookup_init(void);
+extern LookupCache *lookup_cache_create(MemoryContext cxt);
+extern void lookup_begin(Lookup *l, bool for_write, LookupCache *cache);
 extern void lookup_end(Lookup *l);
 extern bool lookup_find(Lookup *l, const IdentKey *key, pg_uuid_t *account_id);
 extern bool lookup_find_or_create(Lookup *l, const IdentKey *key,

@@ -42,6 +42,7 @@ typedef struct AssignConfig
 	uint64		generation;		/* catalog_generation() when resolved */
 	IdentKey	types;			/* account_type, id_type and their datums */
 	MemoryContext row_cxt;		/* per-row work, reset for every row */
+	LookupCache *lookup_cache;	/* the relations, kept open between rows */
 } AssignConfig;
 
 static int
@@ -129,6 +130,7 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		cfg->row_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 											 "account trigger row",
 											 ALLOCSET_SMALL_SIZES);
+		cfg->lookup_cache = lookup_cache_create(fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = cfg;
 	}
 	cfg->relid = InvalidOid;	/* until fully configured */
@@ -204,7 +206,7 @@ account_assign_account(PG_FUNCTION_ARGS)
 		else
 			raw = OidOutputFunctionCall(cfg->source_output, source);
 		call_key_value(&key, raw);
-		lookup_begin(&lookup, true);
+		lookup_begin(&lookup, true, cfg->lookup_cache);
 		(void) lookup_find_or_create(&lookup, &key, NULL, &account_id);
 		lookup_end(&lookup);
 		MemoryContextSwitchTo(caller_cxt);

@@ -131,6 +131,13 @@ try_find_or_create(FunctionCallInfo fcinfo)
 	KeyArgs		args;
 	const char *null_arg;
 
+	/*
+	 * The attempt runs in a subtransaction of its own, which relations kept
+	 * open between calls could not outlive (lookup.c, KEEPING THE
+	 * RELATIONS OPEN): open them per call.
+	 */
+	state->lookup_cache = NULL;
+
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	null_arg = call_key_args(fcinfo, &args);
 	if (null_arg)

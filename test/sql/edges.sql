@@ -93,3 +93,103 @@ RESET statement_timeout;
 SELECT (SELECT count(*) FROM accounts.accounts) - accounts AS new_accounts,
        (SELECT count(*) FROM accounts.identifiers) - identifiers AS new_identifiers
   FROM before;
+
+-- 10. Relations kept open from one call to the next (src/lookup.c, KEEPING
+--     THE RELATIONS OPEN) across every way a statement, a subtransaction or a
+--     transaction can end.  A reference kept past its resource owner would
+--     show here as a WARNING ("relcache reference leak") or worse.
+-- a plpgsql loop, every call in a subtransaction of its own, some failing
+DO $$
+DECLARE
+    a uuid;
+    failed int := 0;
+BEGIN
+    FOR i IN 1..300 LOOP
+        BEGIN
+            a := (accounts.find_or_create_account('user', 'reference_id', 'keep-' || (i % 50))).account_id;
+            a := accounts.find_account('user', 'reference_id', 'keep-' || i);
+            IF i % 7 = 0 THEN
+                PERFORM accounts.find_or_create_account('user', 'nosuch', 'x');
+            END IF;
+        EXCEPTION WHEN undefined_object THEN
+            failed := failed + 1;
+        END;
+    END LOOP;
+    RAISE NOTICE 'calls failed as expected: %', failed;
+END
+$$;
+-- plpgsql expressions outliving statements, then COMMIT
+BEGIN;
+DO $$
+DECLARE a uuid;
+BEGIN
+    FOR i IN 1..200 LOOP
+        a := accounts.find_account('user', 'reference_id', 'keep-' || (i % 50));
+        PERFORM accounts.find_or_create_account('user', 'reference_id', 'keep2-' || i);
+    END LOOP;
+END
+$$;
+SELECT count(*) FROM accounts.identifiers WHERE value LIKE 'keep2-%';
+COMMIT;
+-- savepoints: kept open in one, rolled back in another
+BEGIN;
+SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id', 'sp-a-' || g) AS f
+                                     FROM generate_series(1, 100) g) s;
+SAVEPOINT one;
+SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id', 'sp-b-' || g) AS f
+                                     FROM generate_series(1, 100) g) s;
+ROLLBACK TO one;
+SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id', 'sp-c-' || g) AS f
+                                     FROM generate_series(1, 100) g) s;
+RELEASE one;
+SELECT count(*) FROM accounts.identifiers WHERE value LIKE 'sp-%' GROUP BY substr(value, 1, 5) ORDER BY 1;
+COMMIT;
+SELECT substr(value, 1, 5) AS kept, count(*) FROM accounts.identifiers WHERE value LIKE 'sp-%' GROUP BY 1 ORDER BY 1;
+-- a cursor left open at COMMIT, one WITH HOLD, one fetched in parts
+BEGIN;
+DECLARE c1 CURSOR FOR SELECT (accounts.find_or_create_account('user', 'reference_id', 'cur-' || g)).created
+                        FROM generate_series(1, 50) g;
+FETCH 10 FROM c1;
+DECLARE c2 CURSOR WITH HOLD FOR SELECT (accounts.find_or_create_account('user', 'reference_id', 'hold-' || g)).created
+                                  FROM generate_series(1, 20) g;
+FETCH 5 FROM c2;
+COMMIT;
+FETCH ALL FROM c2;
+CLOSE c2;
+-- an error in the middle of a statement, then the next statement
+SELECT * FROM try($$SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id',
+                     CASE WHEN g = 50 THEN NULL ELSE 'mid-' || g END) AS f FROM generate_series(1, 100) g) s$$);
+SELECT count((f).account_id) FROM (SELECT accounts.find_or_create_account('user', 'reference_id', 'mid-' || g) AS f
+                                     FROM generate_series(1, 100) g) s;
+-- DDL on the tables: in a later statement of the same transaction it works,
+-- even after a plpgsql function whose expressions live until the end of the
+-- transaction called the functions; from inside a statement that is calling
+-- them it gets 55006, as for any table that statement uses
+CREATE FUNCTION pg_temp.lookups(n int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE a uuid;
+BEGIN
+    FOR i IN 1..n LOOP
+        a := accounts.find_account('user', 'reference_id', 'keep-' || i);
+        a := (accounts.find_or_create_account('user', 'reference_id', 'ddl-' || i)).account_id;
+    END LOOP;
+    RETURN n;
+END $$;
+CREATE FUNCTION pg_temp.add_index() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN EXECUTE 'CREATE INDEX identifiers_created_idx ON accounts.identifiers (created_at)'; RETURN 1; END $$;
+BEGIN;
+SELECT pg_temp.lookups(20);
+SELECT pg_temp.add_index();
+SELECT pg_temp.lookups(30);
+SELECT count(*) FROM accounts.identifiers WHERE value LIKE 'ddl-%';
+ROLLBACK;
+SELECT code FROM try($$SELECT count(*) FROM (
+    SELECT (accounts.find_or_create_account('user', 'reference_id', 'ddl-' || g)).created,
+           CASE WHEN g = 10 THEN pg_temp.add_index() END
+      FROM generate_series(1, 20) g) s$$);
+-- a trigger inserting many rows, with a failing row in a savepoint
+CREATE TABLE keep_rows (ref text, account_id uuid);
+CREATE TRIGGER assign BEFORE INSERT ON keep_rows FOR EACH ROW EXECUTE FUNCTION
+    accounts.assign_account('user', 'reference_id', 'ref', 'account_id');
+INSERT INTO keep_rows (ref) SELECT 'row-' || (g % 30) FROM generate_series(1, 300) g;
+SELECT count(DISTINCT account_id) FROM keep_rows;
+DROP TABLE keep_rows;
