@@ -146,6 +146,38 @@ share_pg16() {
     mountpoint -q "$dir$CACHE/pg16" || mount --bind "$CACHE/pg16" "$dir$CACHE/pg16"
 }
 
+# install_citus DIR MAJOR: Citus from $SHARED/citus built and installed
+# inside the root, unless it is there already (test/t/015_citus.pl runs
+# when it is).  Users install Citus from its own packages; this is only for
+# the test.  Records the cell "citus".
+CITUS_TARBALL=${CITUS_SRC:-$SHARED/citus/citus-14.0.1.tar.xz}
+install_citus() {
+    local dir=$1 major=$2
+    if [ -f "$dir/usr/lib/postgresql/$major/lib/citus.so" ]; then
+        record "$major" citus ok
+        return 0
+    fi
+    if [ ! -f "$CITUS_TARBALL" ]; then
+        echo "no $CITUS_TARBALL: the Citus test is skipped"
+        record "$major" citus n/a
+        return 0
+    fi
+    log "building Citus from $CITUS_TARBALL inside the $major root (about 3 minutes)"
+    rm -rf "$dir/tmp/citus"
+    mkdir -p "$dir/tmp/citus"
+    tar -xJf "$CITUS_TARBALL" -C "$dir/tmp/citus" --strip-components=1
+    if in_root "$dir" sh -c "apt-get install -y -q --no-install-recommends \
+            libcurl4-openssl-dev liblz4-dev libzstd-dev libkrb5-dev >/dev/null &&
+        cd /tmp/citus && ./configure PG_CONFIG=/usr/lib/postgresql/$major/bin/pg_config &&
+        make -j\$(nproc) -s && make -s install" >"$RESULTS/citus-$major.log" 2>&1; then
+        record "$major" citus ok
+    else
+        tail -n 30 "$RESULTS/citus-$major.log"
+        record "$major" citus FAILED
+    fi
+    rm -rf "$dir/tmp/citus"
+}
+
 # Never leave a root's /dev or /proc mounted, whatever ends the run: a later
 # `rm -rf` of the root would reach through the bind mount.
 unmount_all() { for r in "$CACHE"/root-*; do [ -d "$r" ] && umount_root "$r"; done; return 0; }
@@ -234,6 +266,7 @@ for major in $MAJORS; do
             ;;
         17)
             if make_root "$CACHE/root-trixie" trixie 17; then
+                install_citus "$CACHE/root-trixie" 17
                 if share_pg16 "$CACHE/root-trixie"; then
                     run_in_root "$CACHE/root-trixie" 17 ACCOUNT_UPGRADE_FROM="$CACHE/pg16" || true
                 else
@@ -263,17 +296,19 @@ done
 
 # The table.  19 is a release candidate: shown, not gating.
 echo
-printf '| %-5s | %-6s | %-7s | %-9s | %-6s | %-6s |\n' major build regress isolation TAP deb
-printf '|-------|--------|---------|-----------|--------|--------|\n'
+printf '| %-5s | %-6s | %-7s | %-9s | %-6s | %-6s | %-6s |\n' major build regress isolation TAP deb citus
+printf '|-------|--------|---------|-----------|--------|--------|--------|\n'
 bad=0
 for major in $MAJORS; do
     b=$(cell "$major" build); r=$(cell "$major" regress); i=$(cell "$major" isolation)
-    t=$(cell "$major" tap); d=$(cell "$major" deb)
+    t=$(cell "$major" tap); d=$(cell "$major" deb); c=$(cell "$major" citus)
     case $major in 15|16) d="n/a" ;; esac
-    printf '| %-5s | %-6s | %-7s | %-9s | %-6s | %-6s |\n' "$major" "$b" "$r" "$i" "$t" "$d"
+    [ "$major" = 17 ] || c="n/a"
+    printf '| %-5s | %-6s | %-7s | %-9s | %-6s | %-6s | %-6s |\n' "$major" "$b" "$r" "$i" "$t" "$d" "$c"
     if [ "$major" != 19 ]; then
-        for c in "$b" "$r" "$i" "$t"; do [ "$c" = ok ] || bad=1; done
+        for x in "$b" "$r" "$i" "$t"; do [ "$x" = ok ] || bad=1; done
         case $d in ok|n/a) ;; *) bad=1 ;; esac
+        case $c in ok|n/a) ;; *) bad=1 ;; esac
     fi
 done
 if [ -n "$BENCH" ]; then

@@ -65,6 +65,12 @@ CREATE FUNCTION accounts.repoint_assigned("into" uuid, sources uuid[]) RETURNS b
 COMMENT ON FUNCTION accounts.repoint_assigned(uuid, uuid[]) IS
     'Internal (merge_accounts): re-point the columns assign_account() triggers manage from the merged sources to into, as each table''s owner';
 
+CREATE FUNCTION accounts.check_node() RETURNS void
+    AS 'MODULE_PATHNAME', 'account_check_node'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION accounts.check_node() IS
+    'Internal: 0A000 on a node of a Citus cluster (src/catalog.c, THE CITUS GUARD); the lifecycle functions call it first';
+
 CREATE FUNCTION accounts.resolve_account(id uuid) RETURNS uuid
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -74,6 +80,7 @@ DECLARE
     st accounts.account_status;
     nxt uuid;
 BEGIN
+    PERFORM accounts.check_node();
     IF cur IS NULL THEN
         RETURN NULL;
     END IF;
@@ -111,6 +118,7 @@ DECLARE
     new_tags text[] COLLATE "C";
     moved integer;
 BEGIN
+    PERFORM accounts.check_node();
     IF merge_accounts."into" IS NULL THEN
         RAISE EXCEPTION 'argument "into" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account that survives.';
     END IF;
@@ -217,6 +225,7 @@ DECLARE
     t record;
     erased integer;
 BEGIN
+    PERFORM accounts.check_node();
     IF redact_account.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account to redact.';
     END IF;
@@ -259,6 +268,7 @@ DECLARE
     t record;
     target accounts.account_status := CASE WHEN set_account_status.archived THEN 'archived' ELSE 'active' END;
 BEGIN
+    PERFORM accounts.check_node();
     IF set_account_status.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
     END IF;
@@ -346,6 +356,7 @@ DECLARE
     norm text[] COLLATE "C";
     result text[] COLLATE "C";
 BEGIN
+    PERFORM accounts.check_node();
     IF change_tags.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
     END IF;
@@ -403,6 +414,7 @@ CREATE FUNCTION accounts.accounts_with_tag(type text, tag text) RETURNS SETOF uu
 DECLARE
     norm text COLLATE "C";
 BEGIN
+    PERFORM accounts.check_node();
     IF accounts_with_tag.type IS NULL THEN
         RAISE EXCEPTION 'argument "type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type and a tag.';
     END IF;
@@ -427,17 +439,21 @@ CREATE FUNCTION accounts.get_account(id uuid)
     RETURNS TABLE (account_id uuid, account_type text, status text, merged_into uuid,
                    tags text[], created_at timestamptz, updated_at timestamptz,
                    redacted_at timestamptz, identifiers accounts.identifier[])
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT a.id, a.account_type::text, a.status::text, a.merged_into, a.tags, a.created_at,
+BEGIN
+    PERFORM accounts.check_node();
+    RETURN QUERY
+    SELECT a.id, a.account_type::text, a.status::text, a.merged_into, a.tags::text[], a.created_at,
            COALESCE(a.updated_at, a.created_at), a.redacted_at,
            ARRAY(SELECT ROW(i.id_type::text, i.value::text)::accounts.identifier
                    FROM accounts.identifiers i
                   WHERE i.account_id OPERATOR(pg_catalog.=) a.id
                   ORDER BY i.id_type, i.value)
       FROM accounts.accounts a
-     WHERE a.id OPERATOR(pg_catalog.=) get_account.id
+     WHERE a.id OPERATOR(pg_catalog.=) get_account.id;
+END
 $$;
 COMMENT ON FUNCTION accounts.get_account(uuid) IS
     'One row describing the account and its identifiers; no row for an unknown id';
@@ -449,6 +465,7 @@ CREATE FUNCTION accounts.find_accounts(type text, id_type text, vals text[])
     ROWS 1000
     AS $$
 BEGIN
+    PERFORM accounts.check_node();
     IF find_accounts.type IS NULL THEN
         RAISE EXCEPTION 'argument "type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type, an identifier type and an array of values.';
     END IF;
@@ -475,6 +492,7 @@ COMMENT ON FUNCTION accounts.find_accounts(text, text, text[]) IS
     'find_account for every element of vals: (value, account_id or NULL), in input order; never writes';
 
 REVOKE ALL ON FUNCTION accounts.check_unseen_identifiers(uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.check_node() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.repoint_assigned(uuid, uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.resolve_account(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.merge_accounts(uuid, uuid[]) FROM PUBLIC;

@@ -48,6 +48,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
@@ -689,6 +690,30 @@ catalog_normalize(const char *account_type, const char *id_type,
 		return out;
 	result = pg_any_to_server(out, (int) outlen, PG_UTF8);
 	return result;
+}
+
+/*
+ * THE CITUS GUARD
+ * ===============
+ *
+ * On a node of a Citus cluster (a database with the citus extension: its
+ * catalog pg_catalog.pg_dist_partition exists), the tables this code opens
+ * by OID hold only this node's rows, or are the empty shells of distributed
+ * tables whose rows live in shards.  Finding or creating there would give
+ * one identifier a different account on every node, silently.  Until the
+ * extension can distribute itself, every C entry point refuses to run on
+ * such a node (0A000).  The test is a syscache lookup of the relation name,
+ * so CREATE EXTENSION citus in another session is seen at once.
+ */
+void
+catalog_check_node(void)
+{
+	if (OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("extension \"account\" does not run on a Citus cluster yet"),
+				 errdetail("This database has the citus extension: accounts.accounts and accounts.identifiers on this node hold only this node's rows, or are empty shells of distributed tables, so finding or creating here could give one identifier a different account on every node."),
+				 errhint("Use the extension in a database without the citus extension.")));
 }
 
 /*

@@ -68,6 +68,7 @@ extern const AccountRels *catalog_rels(void);
 extern Relation catalog_table_open(Oid relid, LOCKMODE lockmode);
 extern Relation catalog_pkey_open(Relation heap, LOCKMODE lockmode);
 extern void catalog_check_tables(void);
+extern void catalog_check_node(void);
 extern uint64 catalog_generation(void);
 extern void catalog_resolve_type(const char *account_type, const char *id_type,
 								 IdentType *out);

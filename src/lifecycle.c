@@ -2,6 +2,7 @@
  * lifecycle.c: the two steps of merging and redacting that SQL cannot do.
  *
  *   accounts.check_unseen_identifiers(uuid[])    REPEATABLE READ check
+ *   accounts.check_node()                        the Citus guard
  *   accounts.repoint_assigned(into, sources[])   re-point trigger-managed rows
  *
  * merge_accounts(), redact_account() and the rest of the lifecycle are
@@ -27,6 +28,18 @@
 
 ACCOUNT_FUNCTION(account_check_unseen_identifiers);
 ACCOUNT_FUNCTION(account_repoint_assigned);
+ACCOUNT_FUNCTION(account_check_node);
+
+/*
+ * accounts.check_node() RETURNS void: the Citus guard (catalog.c) for the
+ * lifecycle functions, which are PL/pgSQL and reach the tables through SQL.
+ */
+Datum
+account_check_node(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	catalog_check_node();
+	PG_RETURN_VOID();
+}
 
 /* The uuids of a one-dimensional uuid[] without NULLs (palloc'd). */
 static pg_uuid_t *

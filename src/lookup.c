@@ -470,6 +470,7 @@ open_lookup(Lookup *s, bool for_write, MemoryContext cxt)
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	memset(s, 0, sizeof(*s));
+	catalog_check_node();
 	s->cxt = cxt;
 	s->lockmode = for_write ? RowExclusiveLock : AccessShareLock;
 	s->ident_heap = catalog_table_open(catalog_rels()->identifiers, s->lockmode);
@@ -1388,6 +1389,7 @@ lookup_check_unseen(const pg_uuid_t *account_ids, int nids)
 	Snapshot	xact_snapshot;
 	Snapshot	latest;
 
+	catalog_check_node();
 	if (!IsolationUsesXactSnapshot())
 		return;
 	r = catalog_rels();
