@@ -91,6 +91,8 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	StringInfoData packed;
 	Lookup		lookup;
 
+	catalog_check_node();		/* the Citus guard, before anything else */
+
 	call_check_nulls(fcinfo, bulk_args, lengthof(bulk_args),
 					 "Pass an account type, an identifier type and an array of values; an empty array returns no rows.");
 

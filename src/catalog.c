@@ -702,18 +702,40 @@ catalog_normalize(const char *account_type, const char *id_type,
  * tables whose rows live in shards.  Finding or creating there would give
  * one identifier a different account on every node, silently.  Until the
  * extension can distribute itself, every C entry point refuses to run on
- * such a node (0A000).  The test is a syscache lookup of the relation name,
- * so CREATE EXTENSION citus in another session is seen at once.
+ * such a node (0A000), first thing (call.c's call_begin(), the trigger, the
+ * lifecycle functions' accounts.check_node()).  The answer is remembered
+ * until pg_class changes (a syscache callback), so CREATE EXTENSION citus in
+ * another session is seen by the next call.
  */
+static bool node_checked = false;
+
+/* any change to pg_class: look again at the next call */
+static void
+node_check_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+					uint32 hashvalue pg_attribute_unused())
+{
+	node_checked = false;
+}
+
 void
 catalog_check_node(void)
 {
+	static bool callback_registered_node = false;
+
+	if (node_checked)
+		return;
+	if (!callback_registered_node)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, node_check_callback, (Datum) 0);
+		callback_registered_node = true;
+	}
 	if (OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("extension \"account\" does not run on a Citus cluster yet"),
 				 errdetail("This database has the citus extension: accounts.accounts and accounts.identifiers on this node hold only this node's rows, or are empty shells of distributed tables, so finding or creating here could give one identifier a different account on every node."),
 				 errhint("Use the extension in a database without the citus extension.")));
+	node_checked = true;
 }
 
 /*

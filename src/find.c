@@ -48,6 +48,7 @@ begin_key_call(FunctionCallInfo fcinfo, bool composite_result, KeyArgs *args,
 	CallState  *state = call_begin(fcinfo, composite_result);
 	const char *null_arg;
 
+	catalog_check_node();		/* the Citus guard, before anything else */
 	*caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	null_arg = call_key_args(fcinfo, args);
 	if (null_arg)

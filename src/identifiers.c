@@ -52,6 +52,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	pg_uuid_t	account_id;
 	bool		created;
 
+	catalog_check_node();		/* the Citus guard, before anything else */
 	call_check_nulls(fcinfo, multi_args, lengthof(multi_args), NULL_HINT);
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	arr = PG_GETARG_ARRAYTYPE_P(1);
@@ -119,6 +120,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 	pg_uuid_t	owner;
 	bool		added;
 
+	catalog_check_node();		/* the Citus guard, before anything else */
 	call_check_nulls(fcinfo, add_args, lengthof(add_args),
 					 "Pass an account id, an identifier type and a value.");
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);

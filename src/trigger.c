@@ -112,6 +112,7 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	Oid			target_type;
 	bool		varlena;
 
+	catalog_check_node();
 	if (cfg != NULL && cfg->relid == RelationGetRelid(rel) &&
 		cfg->generation == catalog_generation())
 		return cfg;
