@@ -327,23 +327,25 @@ def bench_memory():
             rss_start / 1024.0, rss_end / 1024.0, changed)
 
 
-MERGE_N = 50 if SMOKE else 500
-MERGE_ROWS = 20
+MERGE_N = 20 if SMOKE else 200
+MERGE_IDS = 21
+MERGE_ROWS = 100
 
 
 def bench_merge(conn):
     """Cost of merge_accounts(): MERGE_N merges of one source into one
-    target, in three variants run in one statement each: sources with one
-    identifier; with five; with one and MERGE_ROWS rows in a table that an
-    assign_account() trigger manages (indexed on its account column).  The
-    differences give the cost per moved identifier and per re-pointed row."""
+    target, in one statement per variant: sources with one identifier; with
+    MERGE_IDS; with one and MERGE_ROWS rows in a table that an
+    assign_account() trigger manages (indexed on its account column).  A
+    first, untimed variant warms the caches.  The differences give the cost
+    per moved identifier and per re-pointed row."""
     log(f"merge: {MERGE_N} merges per variant")
     conn.execute("""CREATE TABLE merge_events (id bigserial PRIMARY KEY, reference text, account_id uuid);
                     CREATE INDEX ON merge_events (account_id);
                     CREATE TRIGGER assign BEFORE INSERT ON merge_events FOR EACH ROW EXECUTE FUNCTION
                         accounts.assign_account('user', 'reference_id', 'reference', 'account_id')""")
     out = {}
-    for variant, ids, rows in (("one", 1, 0), ("five", 5, 0), ("rows", 1, MERGE_ROWS)):
+    for variant, ids, rows in (("warm", 1, 1), ("one", 1, 0), ("many", MERGE_IDS, 0), ("rows", 1, MERGE_ROWS)):
         conn.execute(f"""CREATE TEMP TABLE pairs_{variant} AS
             SELECT n,
                    (accounts.find_or_create_account('user', 'reference_id', 'mt-{variant}-' || n)).account_id AS target,
@@ -362,7 +364,7 @@ def bench_merge(conn):
     assert repointed == MERGE_N * MERGE_ROWS, repointed
     return {
         "per merge": out["one"],
-        "per moved identifier": (out["five"] - out["one"]) / 4,
+        "per moved identifier": (out["many"] - out["one"]) / (MERGE_IDS - 1),
         "per re-pointed row": (out["rows"] - out["one"]) / MERGE_ROWS,
     }
 
@@ -413,7 +415,19 @@ def quick():
             f.write(row + "\n")
 
 
+def merge_only():
+    """BENCH_ONLY=merge: the merge cost alone."""
+    with connect() as conn:
+        conn.execute(open(os.path.join(HERE, "bench.sql")).read())
+        m = bench_merge(conn)
+    print(f"Machine: {machine()}")
+    print(f"merge_accounts(): {m['per merge']:.0f} µs per merge; +{m['per moved identifier']:.1f} µs per moved "
+          f"identifier; +{m['per re-pointed row']:.1f} µs per re-pointed trigger-managed row")
+
+
 def main():
+    if os.environ.get("BENCH_ONLY") == "merge":
+        return merge_only()
     if QUICK:
         return quick()
     with connect() as conn:

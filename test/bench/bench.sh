@@ -4,6 +4,7 @@
 #   ./test/bench/bench.sh                 full run (about 10 minutes)
 #   BENCH_SMOKE=1 ./test/bench/bench.sh   tiny sizes, proves the script works
 #   BENCH_QUICK=1 ./test/bench/bench.sh   hit and miss paths only (about a minute)
+#   BENCH_ONLY=merge ./test/bench/bench.sh   the cost of merge_accounts() alone
 #
 # Set ACCOUNT_SKIP_INSTALL=1 when the extension is already built and
 # installed (scripts/test.sh does).
@@ -17,10 +18,10 @@ export PGPORT=${BENCH_PGPORT:-5499}
 start_cluster
 as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" PGDATABASE=postgres \
     BENCH_SMOKE="${BENCH_SMOKE:-}" BENCH_QUICK="${BENCH_QUICK:-}" BENCH_ROW="${BENCH_ROW:-}" \
-    BENCH_FLOOR_BARE="${BENCH_FLOOR_BARE:-}" \
+    BENCH_FLOOR_BARE="${BENCH_FLOOR_BARE:-}" BENCH_ONLY="${BENCH_ONLY:-}" \
     BENCH_OUT="$WORK/results.md" \
     /usr/bin/python3 "$ROOT/test/bench/bench.py"
-if [ -z "${BENCH_SMOKE:-}${BENCH_QUICK:-}" ] && [ -w "$ROOT/test/bench" ]; then
+if [ -z "${BENCH_SMOKE:-}${BENCH_QUICK:-}${BENCH_ONLY:-}" ] && [ -w "$ROOT/test/bench" ]; then
     mkdir -p "$ROOT/test/bench/out" && cp "$WORK/results.md" "$ROOT/test/bench/out/results.md"
     echo "(saved to test/bench/out/results.md)"
 fi
