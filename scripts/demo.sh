@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/demo.sh: the main job.  Installs what is missing, builds and
 # installs the extension, starts a throwaway cluster, and shows
-# find-or-create at work; then opens psql on it when run from a terminal.
+# find-or-create at work (and a merge and a redaction); then opens psql on
+# it when run from a terminal.
 # The cluster is removed when you leave.
 . "$(dirname "$0")/lib.sh"
 
@@ -40,6 +41,24 @@ SELECT i.value, count(DISTINCT i.account_id) AS accounts
   FROM accounts.identifiers i
  WHERE i.value LIKE 'hot-%'
  GROUP BY i.value ORDER BY i.value;
+SQL
+
+log "Two accounts for one person, merged; then one redacted"
+psql_pg -q <<'SQL'
+\pset footer off
+SELECT accounts.create_identifier_type('user', 'email', 'email');
+CREATE TEMP TABLE pair AS
+SELECT (accounts.find_or_create_account('user', ARRAY[('reference_id', 'usr_2001'), ('email', 'ann@example.com')]::accounts.identifier[])).account_id AS a,
+       (accounts.find_or_create_account('user', ARRAY[('reference_id', 'usr_2002'), ('email', 'ann.b@example.com')]::accounts.identifier[])).account_id AS b;
+\echo '-- merge b into a: its identifiers move, b resolves to a'
+SELECT accounts.merge_accounts(a, ARRAY[b]) AS identifiers_moved FROM pair;
+SELECT accounts.resolve_account(b) = a AS b_resolves_to_a FROM pair;
+SELECT status, identifiers FROM pair, accounts.get_account(a);
+SELECT (f).account_id = a AS found_on_a, (f).created
+  FROM pair, (SELECT accounts.find_or_create_account('user', 'reference_id', 'USR_2002') AS f) s;
+\echo '-- redact a: everything but its reference ids is erased'
+SELECT accounts.redact_account(a) AS identifiers_erased FROM pair;
+SELECT status, identifiers FROM pair, accounts.get_account(a);
 SQL
 
 if [ -t 0 ] && [ -t 1 ]; then
