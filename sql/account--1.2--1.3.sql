@@ -491,6 +491,238 @@ $$;
 COMMENT ON FUNCTION accounts.find_accounts(text, text, text[]) IS
     'find_account for every element of vals: (value, account_id or NULL), in input order; never writes';
 
+
+/*
+ * The Citus guard (src/catalog.c) in the registry functions and
+ * remove_identifier too: their bodies as in account.sql, with
+ * PERFORM accounts.check_node() first.
+ */
+CREATE OR REPLACE FUNCTION accounts.create_account_type(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.check_node();
+    IF create_account_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_account_type.name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid account type name "%"', create_account_type.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Names start with a lowercase letter, then up to 62 lowercase letters, digits or underscores.';
+    END IF;
+    INSERT INTO accounts.account_types AS t (name) VALUES (create_account_type.name)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account type "%" already exists', create_account_type.name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'List account types with SELECT name FROM accounts.account_types.';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.create_identifier_type(account_type text, name text,
+        kind text DEFAULT 'text', case_sensitive boolean DEFAULT false) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.check_node();
+    IF create_identifier_type.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_identifier_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_identifier_type.kind IS NULL THEN
+        RAISE EXCEPTION 'argument "kind" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_identifier_type.case_sensitive IS NULL THEN
+        RAISE EXCEPTION 'argument "case_sensitive" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_identifier_type.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['text', 'email', 'phone']) THEN
+        RAISE EXCEPTION 'unknown identifier kind "%"', create_identifier_type.kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The kinds are text, email and phone.';
+    END IF;
+    IF create_identifier_type.case_sensitive
+       AND create_identifier_type.kind OPERATOR(pg_catalog.<>) 'text' THEN
+        RAISE EXCEPTION 'identifier kind "%" cannot be case-sensitive', create_identifier_type.kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Email addresses are always compared without case; phone numbers have no case.',
+                  HINT = 'Omit case_sensitive, or use kind text for a case-sensitive identifier.';
+    END IF;
+    -- FOR KEY SHARE, as the foreign key's check would: drop_account_type()
+    -- waits for this transaction, or this one finds the type gone
+    PERFORM 1 FROM accounts.account_types t
+     WHERE t.name OPERATOR(pg_catalog.=) create_identifier_type.account_type
+       FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account type "%" does not exist', create_identifier_type.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it first with accounts.create_account_type().';
+    END IF;
+    IF create_identifier_type.name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid identifier type name "%"', create_identifier_type.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Names start with a lowercase letter, then up to 62 lowercase letters, digits or underscores.';
+    END IF;
+    INSERT INTO accounts.identifier_types AS t (account_type, name, kind, case_sensitive)
+    VALUES (create_identifier_type.account_type, create_identifier_type.name,
+            create_identifier_type.kind, create_identifier_type.case_sensitive)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'identifier type "%" already exists for account type "%"',
+                        create_identifier_type.name, create_identifier_type.account_type
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'List identifier types with SELECT * FROM accounts.identifier_types.';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.drop_identifier_type(account_type text, name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.check_node();
+    IF drop_identifier_type.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF drop_identifier_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF drop_identifier_type.name OPERATOR(pg_catalog.=) 'reference_id' THEN
+        RAISE EXCEPTION 'identifier type "reference_id" cannot be dropped'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'reference_id exists for every account type.',
+                  HINT = 'Drop the account type instead, with accounts.drop_account_type().';
+    END IF;
+    PERFORM 1 FROM accounts.identifier_types t
+     WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+       AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'identifier type "%" does not exist for account type "%"',
+                        drop_identifier_type.name, drop_identifier_type.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List identifier types with SELECT * FROM accounts.identifier_types.';
+    END IF;
+    BEGIN
+        IF EXISTS (SELECT 1 FROM accounts.identifiers i
+                    WHERE i.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+                      AND i.id_type OPERATOR(pg_catalog.=) drop_identifier_type.name) THEN
+            RAISE foreign_key_violation;
+        END IF;
+        DELETE FROM accounts.identifier_types t
+         WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
+           AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name;
+    EXCEPTION WHEN foreign_key_violation THEN
+        RAISE EXCEPTION 'identifier type "%" of account type "%" is in use',
+                        drop_identifier_type.name, drop_identifier_type.account_type
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Identifiers of this type exist.',
+                  HINT = 'Remove them first with accounts.remove_identifier().';
+    END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.drop_account_type(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.check_node();
+    IF drop_account_type.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF drop_account_type.name OPERATOR(pg_catalog.=) 'user' THEN
+        RAISE EXCEPTION 'account type "user" cannot be dropped'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is the default account type.';
+    END IF;
+    -- the account type first (create_identifier_type's foreign-key check
+    -- holds it FOR KEY SHARE), then every identifier type of it, which
+    -- creators of its accounts hold
+    PERFORM 1 FROM accounts.account_types t
+     WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account type "%" does not exist', drop_account_type.name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List account types with SELECT name FROM accounts.account_types.';
+    END IF;
+    PERFORM 1 FROM accounts.identifier_types t
+     WHERE t.account_type OPERATOR(pg_catalog.=) drop_account_type.name
+       FOR UPDATE;
+    BEGIN
+        IF EXISTS (SELECT 1 FROM accounts.accounts a
+                    WHERE a.account_type OPERATOR(pg_catalog.=) drop_account_type.name) THEN
+            RAISE foreign_key_violation;
+        END IF;
+        DELETE FROM accounts.account_types t WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name;
+    EXCEPTION WHEN foreign_key_violation THEN
+        RAISE EXCEPTION 'account type "%" is in use', drop_account_type.name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Accounts of this type exist.',
+                  HINT = 'Delete its accounts first.';
+    END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.remove_identifier(account_id uuid, id_type text, value text)
+    RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    acc_type text;
+    norm text;
+BEGIN
+    PERFORM accounts.check_node();
+    IF remove_identifier.account_id IS NULL THEN
+        RAISE EXCEPTION 'argument "account_id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF remove_identifier.id_type IS NULL THEN
+        RAISE EXCEPTION 'argument "id_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF remove_identifier.value IS NULL THEN
+        RAISE EXCEPTION 'argument "value" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    UPDATE accounts.accounts a SET id = a.id
+     WHERE a.id OPERATOR(pg_catalog.=) remove_identifier.account_id
+    RETURNING a.account_type INTO acc_type;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', remove_identifier.account_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Look accounts up with accounts.find_account().';
+    END IF;
+    norm := accounts.normalize_identifier(acc_type::pg_catalog.text,
+                                          remove_identifier.id_type::pg_catalog.text,
+                                          remove_identifier.value::pg_catalog.text);
+    IF NOT EXISTS (SELECT 1 FROM accounts.identifiers i
+                    WHERE i.value OPERATOR(pg_catalog.=) norm
+                      AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
+                      AND i.account_type OPERATOR(pg_catalog.=) acc_type
+                      AND i.account_id OPERATOR(pg_catalog.=) remove_identifier.account_id) THEN
+        RETURN false;
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM accounts.identifiers i
+         WHERE i.account_id OPERATOR(pg_catalog.=) remove_identifier.account_id) OPERATOR(pg_catalog.<=) 1 THEN
+        RAISE EXCEPTION 'cannot remove the last identifier of account %', remove_identifier.account_id
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'An account always has at least one identifier.',
+                  HINT = pg_catalog.format('Delete the account instead: DELETE FROM accounts.accounts WHERE id = %L.',
+                                           remove_identifier.account_id);
+    END IF;
+    DELETE FROM accounts.identifiers i
+     WHERE i.value OPERATOR(pg_catalog.=) norm
+       AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
+       AND i.account_type OPERATOR(pg_catalog.=) acc_type;
+    RETURN true;
+END
+$$;
+
 REVOKE ALL ON FUNCTION accounts.check_unseen_identifiers(uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.check_node() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.repoint_assigned(uuid, uuid[]) FROM PUBLIC;

@@ -365,6 +365,7 @@ CREATE FUNCTION accounts.create_account_type(name text) RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    PERFORM accounts.check_node();
     IF create_account_type.name IS NULL THEN
         RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
@@ -391,6 +392,7 @@ CREATE FUNCTION accounts.create_identifier_type(account_type text, name text,
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    PERFORM accounts.check_node();
     IF create_identifier_type.account_type IS NULL THEN
         RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
@@ -466,6 +468,7 @@ CREATE FUNCTION accounts.drop_identifier_type(account_type text, name text) RETU
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    PERFORM accounts.check_node();
     IF drop_identifier_type.account_type IS NULL THEN
         RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
@@ -514,6 +517,7 @@ CREATE FUNCTION accounts.drop_account_type(name text) RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    PERFORM accounts.check_node();
     IF drop_account_type.name IS NULL THEN
         RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
@@ -571,6 +575,7 @@ DECLARE
     acc_type text;
     norm text;
 BEGIN
+    PERFORM accounts.check_node();
     IF remove_identifier.account_id IS NULL THEN
         RAISE EXCEPTION 'argument "account_id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;

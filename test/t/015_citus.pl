@@ -41,7 +41,6 @@ is($coord->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_n
 # (and refuses most DDL on a worker): set up on the coordinator
 $coord->safe_psql('postgres', q{
 	CREATE EXTENSION account;
-	SELECT accounts.create_identifier_type('user', 'email', 'email');
 	CREATE TABLE inquiries (id int, ref text, account_id uuid);
 	CREATE TRIGGER assign BEFORE INSERT ON inquiries FOR EACH ROW EXECUTE FUNCTION
 	    accounts.assign_account('user', 'reference_id', 'ref', 'account_id');
@@ -65,6 +64,11 @@ my @calls = (
 	[ 'tag_account', q{SELECT accounts.tag_account(gen_random_uuid(), ARRAY['vip'])} ],
 	[ 'get_account', q{SELECT * FROM accounts.get_account(gen_random_uuid())} ],
 	[ 'find_accounts', q{SELECT * FROM accounts.find_accounts('user', 'reference_id', ARRAY['usr_1'])} ],
+	[ 'create_account_type', q{SELECT accounts.create_account_type('customer')} ],
+	[ 'create_identifier_type', q{SELECT accounts.create_identifier_type('user', 'email', 'email')} ],
+	[ 'drop_identifier_type', q{SELECT accounts.drop_identifier_type('user', 'email')} ],
+	[ 'drop_account_type', q{SELECT accounts.drop_account_type('customer')} ],
+	[ 'remove_identifier', q{SELECT accounts.remove_identifier(gen_random_uuid(), 'reference_id', 'usr_1')} ],
 );
 for my $node (@nodes)
 {
@@ -77,7 +81,9 @@ for my $node (@nodes)
 	# try_ returns the refusal as a row
 	is($node->safe_psql('postgres', q{SELECT error_code FROM accounts.try_find_or_create_account('user', 'reference_id', 'usr_1')}),
 		'0A000', $node->name . ': try_find_or_create_account returns 0A000');
-	is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.accounts) + (SELECT count(*) FROM accounts.identifiers)}),
+	is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.accounts) + (SELECT count(*) FROM accounts.identifiers)
+	                                           + (SELECT count(*) FROM accounts.account_types WHERE name <> 'user')
+	                                           + (SELECT count(*) FROM accounts.identifier_types WHERE name <> 'reference_id')}),
 		'0', $node->name . ': nothing written');
 }
 my ($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nINSERT INTO inquiries VALUES (1, 'usr_1')");
