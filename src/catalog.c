@@ -319,6 +319,7 @@ catalog_rels(void)
 		int16		acc_pk[1];
 		int16		ident_pk[3];
 		Oid			pkeys[2];
+		int			lifecycle_parts;
 
 		if (!callback_registered)
 		{
@@ -359,15 +360,13 @@ catalog_rels(void)
 		r.status_merged = enum_label(r.status_type, "merged");
 		r.status_redacted = enum_label(r.status_type, "redacted");
 		acc_cols[3].type = r.status_type;
-		/* all of 1.3's columns, or none of them */
-		if ((r.acc_status != InvalidAttrNumber) != OidIsValid(r.status_active) ||
-			(r.acc_status != InvalidAttrNumber) != (r.acc_merged_into != InvalidAttrNumber) ||
-			(r.acc_status != InvalidAttrNumber) != (r.acc_tags != InvalidAttrNumber) ||
-			(r.acc_status != InvalidAttrNumber) != (r.acc_updated_at != InvalidAttrNumber) ||
-			(r.acc_status != InvalidAttrNumber) != (r.acc_redacted_at != InvalidAttrNumber) ||
-			(OidIsValid(r.status_active) &&
-			 !(OidIsValid(r.status_archived) && OidIsValid(r.status_merged) &&
-			   OidIsValid(r.status_redacted))))
+		/* all of 1.3's columns and labels, or none of them */
+		lifecycle_parts = (r.acc_status != InvalidAttrNumber) +
+			(r.acc_merged_into != InvalidAttrNumber) + (r.acc_tags != InvalidAttrNumber) +
+			(r.acc_updated_at != InvalidAttrNumber) + (r.acc_redacted_at != InvalidAttrNumber) +
+			OidIsValid(r.status_active) + OidIsValid(r.status_archived) +
+			OidIsValid(r.status_merged) + OidIsValid(r.status_redacted);
+		if (lifecycle_parts != 0 && lifecycle_parts != 9)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("the lifecycle columns of \"accounts.accounts\" are incomplete"),

@@ -27,12 +27,6 @@ static const char *const add_args[] = {"account_id", "id_type", "value"};
 
 #define NULL_HINT "Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types."
 
-static char *
-uuid_text(const pg_uuid_t *u)
-{
-	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
-}
-
 /*
  * accounts.find_or_create_account(type text, identifiers accounts.identifier[],
  *                                 OUT account_id uuid, OUT created boolean)
@@ -129,7 +123,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot add an identifier to account %s in a read-only transaction",
-						uuid_text(account_id)),
+						lookup_uuid_text(account_id)),
 				 RecoveryInProgress() ?
 				 errhint("This server is a hot standby; call the primary.") :
 				 errhint("Run it in a read-write transaction.")));
@@ -138,7 +132,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 	if (!lookup_lock_account(&lookup, account_id, &row))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("account %s does not exist", uuid_text(account_id)),
+				 errmsg("account %s does not exist", lookup_uuid_text(account_id)),
 				 errhint("Find or create the account first, e.g. with accounts.find_or_create_account().")));
 	lookup_check_attachable(account_id, &row);
 	call_make_key(state, &key, cstring_to_text(row.account_type),
@@ -152,7 +146,7 @@ account_add_identifier(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("%s \"%s\" belongs to another account", key.id_type, key.value),
 				 errdetail("Account %s has it; an identifier belongs to one account of its type.",
-						   uuid_text(&owner)),
+						   lookup_uuid_text(&owner)),
 				 errhint("Remove it from that account first with accounts.remove_identifier(), or merge the accounts.")));
 
 	MemoryContextSwitchTo(caller_cxt);

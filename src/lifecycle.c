@@ -115,7 +115,7 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 	int			nsources;
 	char	   *account_type;
 	int64		total = 0;
-	Oid			argtypes[2] = {UUIDOID, UUIDOID};
+	Oid			argtypes[2] = {UUIDOID, UUIDARRAYOID};
 	Datum		args[2];
 	Oid			save_userid;
 	int			save_sec;
@@ -133,7 +133,6 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 	SPI_connect();
 
 	/* only what merge_accounts() did: every source merged into into */
-	argtypes[1] = UUIDARRAYOID;
 	args[0] = UUIDPGetDatum(into);
 	args[1] = PointerGetDatum(sources);
 	if (SPI_execute_with_args("SELECT a.account_type::pg_catalog.text,"
@@ -155,7 +154,7 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("account %s does not exist",
-							DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(into)))),
+							lookup_uuid_text(into)),
 					 errhint("Call accounts.merge_accounts(), which calls this function.")));
 		account_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		unmerged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -164,7 +163,7 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the source accounts are not merged into account %s",
-							DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(into)))),
+							lookup_uuid_text(into)),
 					 errhint("Call accounts.merge_accounts(), which calls this function.")));
 	}
 

@@ -1171,8 +1171,9 @@ unlock_keys(LOCKTAG *tags, int n)
 		unlock_key(&tags[j]);
 }
 
-static char *
-uuid_text(const pg_uuid_t *u)
+/* An account id as text, for messages (palloc'd). */
+char *
+lookup_uuid_text(const pg_uuid_t *u)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
 }
@@ -1206,7 +1207,7 @@ check_one_account(const IdentKey *keys, const pg_uuid_t *ids, const bool *found,
 			if (found[k])
 				appendStringInfo(&detail, "%s%s \"%s\" belongs to account %s",
 								 detail.len ? "; " : "", keys[k].id_type,
-								 keys[k].value, uuid_text(&ids[k]));
+								 keys[k].value, lookup_uuid_text(&ids[k]));
 		ereport(ERROR,
 				(errcode(ERRCODE_CARDINALITY_VIOLATION),
 				 errmsg("the identifiers belong to more than one account of type \"%s\"",
@@ -1304,7 +1305,7 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 					ereport(ERROR,
 							(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 							 errmsg("identifier %s \"%s\" belongs to account %s, which does not exist",
-									keys[owner].id_type, keys[owner].value, uuid_text(&ids[owner])),
+									keys[owner].id_type, keys[owner].value, lookup_uuid_text(&ids[owner])),
 							 errhint("The table was changed outside the extension; remove the identifier with DELETE FROM accounts.identifiers.")));
 				continue;
 			}
@@ -1349,14 +1350,14 @@ lookup_check_attachable(const pg_uuid_t *account_id, const AccountRow *row)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("account %s was merged into account %s",
-						uuid_text(account_id), uuid_text(&row->merged_into)),
+						lookup_uuid_text(account_id), lookup_uuid_text(&row->merged_into)),
 				 errdetail("A merged account takes no new identifiers."),
 				 errhint("Use account %s instead (accounts.resolve_account() follows merges).",
-						 uuid_text(&row->merged_into))));
+						 lookup_uuid_text(&row->merged_into))));
 	if (row->status == ACCOUNT_REDACTED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("account %s is redacted", uuid_text(account_id)),
+				 errmsg("account %s is redacted", lookup_uuid_text(account_id)),
 				 errdetail("A redacted account keeps only its reference ids and takes no new identifiers."),
 				 errhint("Find or create an account for the identifier without it; a new account is created.")));
 }
@@ -1436,7 +1437,7 @@ lookup_check_unseen(const pg_uuid_t *account_ids, int nids)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to a concurrent change of the identifiers of account %s",
-							uuid_text(&account_ids[i])),
+							lookup_uuid_text(&account_ids[i])),
 					 errdetail("Another transaction attached an identifier to it after this transaction's snapshot was taken."),
 					 errhint("Retry the transaction.")));
 		}

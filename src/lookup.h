@@ -82,6 +82,7 @@ extern bool lookup_find_or_create(Lookup *l, const IdentKey *key,
 								  pg_uuid_t *account_id);
 extern bool lookup_find_or_create_all(Lookup *l, IdentKey *keys, int nkeys,
 									  pg_uuid_t *account_id);
+extern char *lookup_uuid_text(const pg_uuid_t *u);
 extern bool lookup_lock_account(Lookup *l, const pg_uuid_t *account_id,
 								AccountRow *row);
 extern void lookup_check_attachable(const pg_uuid_t *account_id,
