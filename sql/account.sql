@@ -381,6 +381,13 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   HINT = 'List account types with SELECT name FROM accounts.account_types.';
     END IF;
+    PERFORM accounts.journal_event(NULL::uuid, create_account_type.name::pg_catalog.text,
+                                   'account_type.created'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('name', create_account_type.name));
+    PERFORM accounts.journal_event(NULL::uuid, create_account_type.name::pg_catalog.text,
+                                   'identifier_type.created'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('name', 'reference_id', 'kind', 'text',
+                                                                 'case_sensitive', false));
 END
 $$;
 COMMENT ON FUNCTION accounts.create_account_type(text) IS
@@ -442,6 +449,11 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   HINT = 'List identifier types with SELECT * FROM accounts.identifier_types.';
     END IF;
+    PERFORM accounts.journal_event(NULL::uuid, create_identifier_type.account_type::pg_catalog.text,
+                                   'identifier_type.created'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('name', create_identifier_type.name,
+                                                                 'kind', create_identifier_type.kind,
+                                                                 'case_sensitive', create_identifier_type.case_sensitive));
 END
 $$;
 COMMENT ON FUNCTION accounts.create_identifier_type(text, text, text, boolean) IS
@@ -500,6 +512,9 @@ BEGIN
         DELETE FROM accounts.identifier_types t
          WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
            AND t.name OPERATOR(pg_catalog.=) drop_identifier_type.name;
+        PERFORM accounts.journal_event(NULL::uuid, drop_identifier_type.account_type::pg_catalog.text,
+                                       'identifier_type.dropped'::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('name', drop_identifier_type.name));
     EXCEPTION WHEN foreign_key_violation THEN
         RAISE EXCEPTION 'identifier type "%" of account type "%" is in use',
                         drop_identifier_type.name, drop_identifier_type.account_type
@@ -546,6 +561,11 @@ BEGIN
             RAISE foreign_key_violation;
         END IF;
         DELETE FROM accounts.account_types t WHERE t.name OPERATOR(pg_catalog.=) drop_account_type.name;
+        PERFORM accounts.journal_event(NULL::uuid, drop_account_type.name::pg_catalog.text,
+                                       'account_type.dropped'::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('name', drop_account_type.name));
+        DELETE FROM accounts.journal_settings s
+         WHERE s.account_type OPERATOR(pg_catalog.=) drop_account_type.name;
     EXCEPTION WHEN foreign_key_violation THEN
         RAISE EXCEPTION 'account type "%" is in use', drop_account_type.name
             USING ERRCODE = 'dependent_objects_still_exist',
@@ -615,6 +635,10 @@ BEGIN
      WHERE i.value OPERATOR(pg_catalog.=) norm
        AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
        AND i.account_type OPERATOR(pg_catalog.=) acc_type;
+    PERFORM accounts.journal_event(remove_identifier.account_id, acc_type,
+                                   'identifier.removed'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('id_type', remove_identifier.id_type,
+                                                                 'value', norm));
     RETURN true;
 END
 $$;
@@ -812,6 +836,10 @@ BEGIN
     UPDATE accounts.accounts a SET tags = new_tags, updated_at = pg_catalog.now()
      WHERE a.id OPERATOR(pg_catalog.=) merge_accounts."into";
     PERFORM accounts.repoint_assigned(merge_accounts."into", srcs);
+    FOR i IN 1..pg_catalog.cardinality(srcs) LOOP
+        PERFORM accounts.journal_event(srcs[i], into_type, 'account.merged'::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('into', merge_accounts."into"));
+    END LOOP;
     RETURN moved;
 END
 $$;
@@ -825,6 +853,7 @@ CREATE FUNCTION accounts.redact_account(id uuid) RETURNS integer
 DECLARE
     t record;
     erased integer;
+    acc_type text;
 BEGIN
     PERFORM accounts.check_node();
     IF redact_account.id IS NULL THEN
@@ -853,7 +882,22 @@ BEGIN
     GET DIAGNOSTICS erased = ROW_COUNT;
     UPDATE accounts.accounts a
        SET status = 'redacted', redacted_at = pg_catalog.now(), updated_at = pg_catalog.now()
-     WHERE a.id OPERATOR(pg_catalog.=) redact_account.id;
+     WHERE a.id OPERATOR(pg_catalog.=) redact_account.id
+    RETURNING a.account_type INTO acc_type;
+    -- the erased values in its earlier events, and in those of the
+    -- accounts merged into it (whose identifiers it held)
+    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
+     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (ARRAY(
+               WITH RECURSIVE m(id) AS (
+                   SELECT redact_account.id
+                   UNION
+                   SELECT a.id FROM accounts.accounts a, m
+                    WHERE a.merged_into OPERATOR(pg_catalog.=) m.id)
+               SELECT m.id FROM m))
+       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
+       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+    PERFORM accounts.journal_event(redact_account.id, acc_type, 'account.redacted'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('identifiers_erased', erased));
     RETURN erased;
 END
 $$;
@@ -868,6 +912,7 @@ CREATE FUNCTION accounts.set_account_status(id uuid, archived boolean) RETURNS b
 DECLARE
     t record;
     target accounts.account_status := CASE WHEN set_account_status.archived THEN 'archived' ELSE 'active' END;
+    acc_type text;
 BEGIN
     PERFORM accounts.check_node();
     IF set_account_status.id IS NULL THEN
@@ -894,7 +939,12 @@ BEGIN
         RETURN false;
     END IF;
     UPDATE accounts.accounts a SET status = target, updated_at = pg_catalog.now()
-     WHERE a.id OPERATOR(pg_catalog.=) set_account_status.id;
+     WHERE a.id OPERATOR(pg_catalog.=) set_account_status.id
+    RETURNING a.account_type INTO acc_type;
+    PERFORM accounts.journal_event(set_account_status.id, acc_type,
+                                   CASE WHEN set_account_status.archived THEN 'account.archived'
+                                        ELSE 'account.restored' END::pg_catalog.text,
+                                   '{}'::jsonb);
     RETURN true;
 END
 $$;
@@ -962,7 +1012,7 @@ BEGIN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
     END IF;
     norm := accounts.normalize_tags(change_tags.tags);
-    SELECT a.status, a.merged_into, a.tags INTO t
+    SELECT a.status, a.merged_into, a.tags, a.account_type::pg_catalog.text AS account_type INTO t
       FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) change_tags.id
        FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -987,6 +1037,15 @@ BEGIN
     IF result OPERATOR(pg_catalog.<>) t.tags THEN
         UPDATE accounts.accounts a SET tags = result, updated_at = pg_catalog.now()
          WHERE a.id OPERATOR(pg_catalog.=) change_tags.id;
+        PERFORM accounts.journal_event(change_tags.id, t.account_type,
+                                       CASE WHEN change_tags.add THEN 'account.tagged'
+                                            ELSE 'account.untagged' END::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('tags', ARRAY(
+                                           SELECT x FROM pg_catalog.unnest(
+                                               CASE WHEN change_tags.add THEN result ELSE t.tags END) x
+                                            WHERE x OPERATOR(pg_catalog.<>) ALL (
+                                               CASE WHEN change_tags.add THEN t.tags ELSE result END)
+                                            ORDER BY 1)));
     END IF;
     RETURN result;
 END
@@ -1093,6 +1152,157 @@ COMMENT ON FUNCTION accounts.find_accounts(text, text, text[]) IS
     'find_account for every element of vals: (value, account_id or NULL), in input order; never writes';
 
 /*
+ * THE CHANGE JOURNAL (1.4)
+ * ========================
+ *
+ * Every change the extension makes is an event in accounts.events, written
+ * in the same transaction (src/journal.c): by the C code for account.created
+ * and identifier.added, by the functions above through the internal
+ * accounts.journal_event() for the rest.  Consumers read it with
+ * accounts.events_since(), which returns every committed event exactly once
+ * in seq order even though writers commit out of order (the protocol and
+ * its proof: src/journal.c, THE JOURNAL).  seq comes from events_seq,
+ * CACHE 1, so that its values increase in the order they are taken.
+ *
+ * The C code writes accounts.events through the table access method, like
+ * the two tables above, so it has the same shape check (no triggers, added
+ * columns, CHECK constraints, rules or row security).
+ */
+CREATE SEQUENCE accounts.events_seq AS bigint CACHE 1 NO CYCLE;
+
+CREATE TABLE accounts.events (
+    seq           bigint NOT NULL,
+    occurred_at   timestamptz NOT NULL,
+    account_id    uuid,
+    account_type  text COLLATE "C" NOT NULL,
+    kind          text COLLATE "C" NOT NULL,
+    detail        jsonb NOT NULL,
+    CONSTRAINT events_pkey PRIMARY KEY (seq)
+);
+ALTER SEQUENCE accounts.events_seq OWNED BY accounts.events.seq;
+CREATE INDEX events_account_id_idx ON accounts.events (account_id);
+COMMENT ON TABLE accounts.events IS
+    'The change journal: one row per change, written in the changing transaction; read it with accounts.events_since()';
+
+/* Redaction follows merges backwards (the events of merged sources). */
+CREATE INDEX accounts_merged_into_idx ON accounts.accounts (merged_into)
+    WHERE merged_into IS NOT NULL;
+
+/* Account types whose journal was switched with set_journal(); absent: on. */
+CREATE TABLE accounts.journal_settings (
+    account_type  text COLLATE "C" NOT NULL,
+    enabled       boolean NOT NULL,
+    CONSTRAINT journal_settings_pkey PRIMARY KEY (account_type)
+);
+COMMENT ON TABLE accounts.journal_settings IS
+    'Per account type: is the change journal on (accounts.set_journal())';
+-- the C code caches the setting with the identifier types
+CREATE TRIGGER journal_settings_changed
+    AFTER INSERT OR UPDATE OR DELETE ON accounts.journal_settings
+    FOR EACH ROW EXECUTE FUNCTION accounts.registry_changed();
+CREATE TRIGGER journal_settings_truncated
+    AFTER TRUNCATE ON accounts.journal_settings
+    FOR EACH STATEMENT EXECUTE FUNCTION accounts.registry_changed();
+ALTER TABLE accounts.journal_settings ENABLE ALWAYS TRIGGER journal_settings_changed;
+ALTER TABLE accounts.journal_settings ENABLE ALWAYS TRIGGER journal_settings_truncated;
+
+CREATE FUNCTION accounts.journal_event(account_id uuid, account_type text, kind text, detail jsonb)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'account_journal_event'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts.journal_event(uuid, text, text, jsonb) IS
+    'Internal: append an event if the journal is on for account_type (the extension''s own functions call it)';
+
+CREATE FUNCTION accounts.events_since(after bigint, max integer DEFAULT 1000)
+    RETURNS SETOF accounts.events
+    AS 'MODULE_PATHNAME', 'account_events_since'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION accounts.events_since(bigint, integer) IS
+    'The committed events after seq "after", in seq order, at most max; call again with the last seq: each event is returned exactly once';
+
+CREATE FUNCTION accounts.set_journal(account_type text, enabled boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.check_node();
+    IF set_journal.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF set_journal.enabled IS NULL THEN
+        RAISE EXCEPTION 'argument "enabled" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true to write events for the account type, false to stop.';
+    END IF;
+    -- as create_identifier_type(): drop_account_type() waits for us, or we
+    -- find the type gone
+    PERFORM 1 FROM accounts.account_types t
+     WHERE t.name OPERATOR(pg_catalog.=) set_journal.account_type
+       FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account type "%" does not exist', set_journal.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List account types with SELECT name FROM accounts.account_types.';
+    END IF;
+    INSERT INTO accounts.journal_settings AS s (account_type, enabled)
+    VALUES (set_journal.account_type, set_journal.enabled)
+    ON CONFLICT ON CONSTRAINT journal_settings_pkey DO UPDATE SET enabled = EXCLUDED.enabled;
+END
+$$;
+COMMENT ON FUNCTION accounts.set_journal(text, boolean) IS
+    'Switch the change journal on or off for an account type (on by default)';
+
+CREATE FUNCTION accounts.trim_events(before timestamptz) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM accounts.check_node();
+    IF trim_events.before IS NULL THEN
+        RAISE EXCEPTION 'argument "before" must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the time before which events are deleted, e.g. now() - interval ''30 days''.';
+    END IF;
+    DELETE FROM accounts.events e WHERE e.occurred_at OPERATOR(pg_catalog.<) trim_events.before;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION accounts.trim_events(timestamptz) IS
+    'Retention: delete the events that occurred before the given time; returns how many';
+
+/*
+ * An event's detail with the erased identifier values replaced by null and
+ * "redacted": true (redact_account()): every identifier but reference ids.
+ */
+CREATE FUNCTION accounts.redacted_detail(detail jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ids jsonb := '[]';
+    x jsonb;
+BEGIN
+    IF redacted_detail.detail OPERATOR(pg_catalog.?) 'identifiers' THEN
+        FOR x IN SELECT e FROM pg_catalog.jsonb_array_elements(
+                     redacted_detail.detail OPERATOR(pg_catalog.->) 'identifiers') e
+        LOOP
+            ids := ids OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(accounts.redacted_detail(x));
+        END LOOP;
+        RETURN pg_catalog.jsonb_set(redacted_detail.detail, '{identifiers}', ids);
+    END IF;
+    IF (redacted_detail.detail OPERATOR(pg_catalog.->>) 'id_type') OPERATOR(pg_catalog.=) 'reference_id'
+       OR pg_catalog.jsonb_typeof(redacted_detail.detail OPERATOR(pg_catalog.->) 'value')
+          IS DISTINCT FROM 'string' THEN
+        RETURN redacted_detail.detail;
+    END IF;
+    RETURN pg_catalog.jsonb_set(redacted_detail.detail, '{value}', 'null')
+           OPERATOR(pg_catalog.||) '{"redacted": true}'::jsonb;
+END
+$$;
+COMMENT ON FUNCTION accounts.redacted_detail(jsonb) IS
+    'Internal (redact_account): an event detail without its erased identifier values';
+
+/*
  * The shape check of src/catalog.c, at the end of any DDL command that can
  * change a table: ALTER TABLE accounts.accounts ADD COLUMN ..., a trigger,
  * a CHECK or deferrable constraint, a rule or row security on the tables
@@ -1114,6 +1324,9 @@ SELECT pg_catalog.pg_extension_config_dump('accounts.identifier_types',
     $$WHERE name OPERATOR(pg_catalog.<>) 'reference_id'$$);
 SELECT pg_catalog.pg_extension_config_dump('accounts.accounts', '');
 SELECT pg_catalog.pg_extension_config_dump('accounts.identifiers', '');
+SELECT pg_catalog.pg_extension_config_dump('accounts.events', '');
+SELECT pg_catalog.pg_extension_config_dump('accounts.events_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('accounts.journal_settings', '');
 
 /* Least privilege: nothing is executable by PUBLIC until granted. */
 REVOKE ALL ON FUNCTION accounts.find_or_create_account(text, text, text) FROM PUBLIC;
@@ -1151,3 +1364,8 @@ REVOKE ALL ON FUNCTION accounts.untag_account(uuid, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.accounts_with_tag(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.get_account(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.find_accounts(text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.journal_event(uuid, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.events_since(bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.set_journal(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.trim_events(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.redacted_detail(jsonb) FROM PUBLIC;

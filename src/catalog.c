@@ -71,7 +71,7 @@
 
 static AccountRels rels;
 static bool rels_valid = false;
-static Oid	checked_pkeys[2] = {InvalidOid, InvalidOid};
+static Oid	checked_pkeys[3] = {InvalidOid, InvalidOid, InvalidOid};
 static bool callback_registered = false;
 
 typedef struct IdentTypeKey
@@ -97,7 +97,10 @@ account_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	if (relid == InvalidOid ||
 		relid == rels.accounts || relid == rels.identifiers ||
 		relid == rels.account_types || relid == rels.identifier_types ||
-		relid == checked_pkeys[0] || relid == checked_pkeys[1])
+		(OidIsValid(rels.events) &&
+		 (relid == rels.events || relid == rels.journal_settings)) ||
+		relid == checked_pkeys[0] || relid == checked_pkeys[1] ||
+		(OidIsValid(checked_pkeys[2]) && relid == checked_pkeys[2]))
 	{
 		rels_valid = false;
 		inval_generation++;
@@ -312,13 +315,17 @@ catalog_rels(void)
 	static const ExpectedColumn ident_cols[] = {
 		{"account_type", TEXTOID}, {"id_type", TEXTOID}, {"value", TEXTOID},
 	{"account_id", UUIDOID}, {"created_at", TIMESTAMPTZOID}};
+	static const ExpectedColumn event_cols[] = {
+		{"seq", INT8OID}, {"occurred_at", TIMESTAMPTZOID}, {"account_id", UUIDOID},
+		{"account_type", TEXTOID}, {"kind", TEXTOID}, {"detail", JSONBOID}};
 
 	for (int attempt = 0; !rels_valid; attempt++)
 	{
 		uint64		generation = inval_generation;
 		int16		acc_pk[1];
 		int16		ident_pk[3];
-		Oid			pkeys[2];
+		int16		event_pk[1];
+		Oid			pkeys[3] = {InvalidOid, InvalidOid, InvalidOid};
 		int			lifecycle_parts;
 
 		if (!callback_registered)
@@ -391,12 +398,30 @@ catalog_rels(void)
 		ident_pk[2] = r.ident_account_type;
 		pkeys[1] = check_table(r.identifiers, ident_cols, lengthof(ident_cols), ident_pk, 3);
 
+		/* 1.4: the change journal, written by journal.c the same way */
+		r.events = get_relname_relid("events", r.namespace);
+		if (OidIsValid(r.events))
+		{
+			r.events_seq = lookup_rel(r.namespace, "events_seq");
+			r.journal_settings = lookup_rel(r.namespace, "journal_settings");
+			r.js_enabled = lookup_att(r.journal_settings, "journal_settings", "enabled");
+			r.ev_seq = lookup_att(r.events, "events", "seq");
+			r.ev_occurred_at = lookup_att(r.events, "events", "occurred_at");
+			r.ev_account_id = lookup_att(r.events, "events", "account_id");
+			r.ev_account_type = lookup_att(r.events, "events", "account_type");
+			r.ev_kind = lookup_att(r.events, "events", "kind");
+			r.ev_detail = lookup_att(r.events, "events", "detail");
+			event_pk[0] = r.ev_seq;
+			pkeys[2] = check_table(r.events, event_cols, lengthof(event_cols), event_pk, 1);
+		}
+
 		/* an invalidation arrived while we read: read again */
 		if (generation != inval_generation)
 			continue;
 		rels = r;
 		checked_pkeys[0] = pkeys[0];
 		checked_pkeys[1] = pkeys[1];
+		checked_pkeys[2] = pkeys[2];
 		rels_valid = true;
 	}
 	return &rels;
@@ -491,6 +516,51 @@ registry_fetch(const AccountRels *r, const char *account_type,
 	return found;
 }
 
+/*
+ * Is the journal on for account_type?  On unless accounts.journal_settings
+ * says otherwise (accounts.set_journal()); off on a schema without the
+ * journal (before 1.4).
+ */
+static bool
+journal_setting(const AccountRels *r, const char *account_type)
+{
+	Relation	heap;
+	Relation	index;
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		enabled = true;
+
+	if (!OidIsValid(r->events))
+		return false;
+	heap = catalog_table_open(r->journal_settings, AccessShareLock);
+	index = catalog_pkey_open(heap, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(account_type));
+	scan = compat_index_beginscan(heap, index, GetActiveSnapshot(), 1);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, r->js_enabled, &isnull);
+
+		enabled = isnull || DatumGetBool(d);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return enabled;
+}
+
+/* journal_setting() for the SQL functions that write events (journal.c). */
+bool
+catalog_journal_enabled(const char *account_type)
+{
+	return journal_setting(catalog_rels(), account_type);
+}
+
 /* Longest normalized identifier value that is accepted. */
 #define ACCOUNT_MAX_VALUE_BYTES	2048
 
@@ -570,6 +640,8 @@ catalog_resolve_type(const char *account_type, const char *id_type,
 				 errhint("List identifier types with SELECT * FROM accounts.identifier_types WHERE account_type = '%s'; add one with accounts.create_identifier_type().",
 						 account_type)));
 	}
+
+	out->journal = journal_setting(r, account_type);
 
 	/* an invalidation arrived while we read: do not cache what we read */
 	if (generation != inval_generation)

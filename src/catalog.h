@@ -55,6 +55,20 @@ typedef struct AccountRels
 	AttrNumber	itype_name;
 	AttrNumber	itype_kind;
 	AttrNumber	itype_case_sensitive;
+	/*
+	 * From version 1.4 (the change journal): InvalidOid while the database
+	 * has an older schema; no events are written then.
+	 */
+	Oid			events;
+	Oid			events_seq;
+	Oid			journal_settings;
+	AttrNumber	ev_seq;
+	AttrNumber	ev_occurred_at;
+	AttrNumber	ev_account_id;
+	AttrNumber	ev_account_type;
+	AttrNumber	ev_kind;
+	AttrNumber	ev_detail;
+	AttrNumber	js_enabled;
 } AccountRels;
 
 /* An identifier type from accounts.identifier_types. */
@@ -62,6 +76,7 @@ typedef struct IdentType
 {
 	IdentKind	kind;
 	bool		case_sensitive;
+	bool		journal;		/* events are written for its account type */
 } IdentType;
 
 extern const AccountRels *catalog_rels(void);
@@ -72,6 +87,7 @@ extern void catalog_check_node(void);
 extern uint64 catalog_generation(void);
 extern void catalog_resolve_type(const char *account_type, const char *id_type,
 								 IdentType *out);
+extern bool catalog_journal_enabled(const char *account_type);
 extern char *catalog_normalize(const char *account_type, const char *id_type,
 							   const IdentType *type, const char *value);
 

@@ -560,6 +560,7 @@ close_lookup(Lookup *s)
 		ExecCloseIndices(s->ident_rri);
 		ExecDropSingleTupleTableSlot(s->acc_slot);
 		ExecDropSingleTupleTableSlot(s->ident_slot);
+		journal_close(&s->journal);
 		FreeExecutorState(s->estate);
 		table_close(s->acc_heap, NoLock);
 	}
@@ -646,6 +647,8 @@ open_inserts(Lookup *s)
 	ExecOpenIndices(s->ident_rri, false);
 	s->ident_slot = table_slot_create(s->ident_heap, NULL);
 	s->no_tags = PointerGetDatum(construct_empty_array(TEXTOID));
+	if (OidIsValid(s->rels->events))
+		journal_open(&s->journal, s->rels, s->estate, 3);
 }
 
 static void
@@ -1098,6 +1101,44 @@ lock_account(Lookup *s, const pg_uuid_t *account_id, bool wait,
 }
 
 /*
+ * The events of what step 3c wrote (src/journal.c), after the key locks
+ * are released: account.created with all of keys, or identifier.added for
+ * each of keys attached to an existing account.  Only keys not skipped
+ * (skip may be NULL) were written.
+ */
+static void
+journal_written(Lookup *s, const IdentKey *keys, const bool *skip, int n,
+				bool created, const pg_uuid_t *account_id)
+{
+	const char **id_types;
+	const char **values;
+	int			k = 0;
+
+	if (!keys[0].type.journal || !s->journal.open)
+		return;
+	if (!created)
+	{
+		for (int i = 0; i < n; i++)
+			if (skip == NULL || !skip[i])
+				journal_append(&s->journal, account_id, keys[i].account_type_d,
+							   "identifier.added",
+							   journal_detail_identifier(keys[i].id_type, keys[i].value));
+		return;
+	}
+	id_types = palloc(sizeof(char *) * n);
+	values = palloc(sizeof(char *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (skip != NULL && skip[i])
+			continue;
+		id_types[k] = keys[i].id_type;
+		values[k++] = keys[i].value;
+	}
+	journal_append(&s->journal, account_id, keys[0].account_type_d, "account.created",
+				   journal_detail_identifiers(id_types, values, k));
+}
+
+/*
  * find_or_create_account: the protocol in the header comment.  In step 3c
  * the identifier goes to a new account, or, when attach_to is given
  * (add_identifier), to that existing account.  *account_id is the owner of
@@ -1138,6 +1179,7 @@ lookup_find_or_create(Lookup *s, const IdentKey *key,
 					insert_account(s, key, account_id);
 				insert_identifier(s, key, account_id);
 				unlock_key(&tag);
+				journal_written(s, key, NULL, 1, attach_to == NULL, account_id);
 				return true;
 			case PROBE_WAIT:
 				/* 3a: wait for the other creator (or deleter) to finish */
@@ -1322,6 +1364,7 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 			if (!found[i])
 				insert_identifier(s, &keys[i], account_id);
 		unlock_keys(tags, n);
+		journal_written(s, keys, found, n, owner < 0, account_id);
 		return owner < 0;
 	}
 }

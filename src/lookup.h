@@ -13,6 +13,7 @@
 #include "utils/uuid.h"
 
 #include "catalog.h"
+#include "journal.h"
 
 /* A fully resolved, normalized identifier: the unique key. */
 typedef struct IdentKey
@@ -51,6 +52,7 @@ typedef struct Lookup
 	TupleTableSlot *acc_slot;
 	TupleTableSlot *ident_slot;
 	Datum		no_tags;		/* '{}'::text[] for new accounts */
+	JournalWriter journal;		/* open if the schema has the journal */
 } Lookup;
 
 /* An account's row, as lookup_lock_account() found and locked it. */
