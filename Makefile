@@ -28,9 +28,9 @@ SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licud
 
 # Regression tests: test/sql and test/expected; isolation specs: test/specs
 # (expected output in test/expected too); TAP tests: test/t.
-REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges lifecycle
+REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges lifecycle journal
 
-ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge redact_create
+ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge redact_create journal_order
 REGRESS_OPTS = --inputdir=test
 ISOLATION_OPTS = --inputdir=test --load-extension=account
 TAP_TESTS = 1
