@@ -1,0 +1,96 @@
+# The README's consumer recipe (examples/journal_consumer.py), run as a role
+# that has only USAGE on the schema and EXECUTE on events_since: it is woken
+# by NOTIFY accounts_events when writers commit (its poll interval is far
+# longer than the test waits), prints every committed event once, and,
+# restarted from its stored position, prints only what came since.
+use strict;
+use warnings;
+
+use IPC::Run qw(start finish);
+use Time::HiRes qw(usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Basename qw(dirname);
+
+if (system('python3 -c "import psycopg" 2>/dev/null') != 0)
+{
+	plan skip_all => 'python3-psycopg is not installed';
+}
+
+my $node = PostgreSQL::Test::Cluster->new('consumer');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION account;
+	CREATE ROLE journal_reader LOGIN;
+	GRANT USAGE ON SCHEMA accounts TO journal_reader;
+	GRANT EXECUTE ON FUNCTION accounts.events_since(bigint, integer) TO journal_reader;
+});
+
+my $example = dirname(__FILE__) . '/../../examples/journal_consumer.py';
+my $pos = PostgreSQL::Test::Utils::tempdir() . '/position';
+my $conninfo = $node->connstr('postgres') . ' user=journal_reader';
+my ($out, $err) = ('', '');
+my $h = start([ 'python3', $example, $conninfo, '--position-file', $pos, '--poll', '600' ],
+	'>', \$out, '2>', \$err);
+
+# wait until it listens
+for (1 .. 100)
+{
+	last if $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE usename = 'journal_reader' AND query LIKE 'SELECT%' AND state = 'idle'}) > 0;
+	usleep(100_000);
+}
+
+$node->safe_psql('postgres', q{
+	SELECT accounts.find_or_create_account('user', 'reference_id', 'c-1');
+	SELECT accounts.find_or_create_account('user', 'reference_id', 'c-2');
+});
+$node->safe_psql('postgres', q{BEGIN; SELECT accounts.find_or_create_account('user', 'reference_id', 'rolled-back'); ROLLBACK;});
+$node->safe_psql('postgres', q{
+	SELECT accounts.tag_account(accounts.find_account('user', 'reference_id', 'c-1'), ARRAY['vip']);
+	SELECT accounts.merge_accounts(accounts.find_account('user', 'reference_id', 'c-1'),
+	                               ARRAY[accounts.find_account('user', 'reference_id', 'c-2')]);
+});
+
+my $want = 4;
+my $lines = 0;
+for (1 .. 200)
+{
+	$h->pump_nb;
+	$lines = () = $out =~ /^\{/mg;
+	last if $lines >= $want;
+	usleep(50_000);
+}
+is($lines, $want, 'the consumer printed the four committed events within seconds (its poll interval is 10 minutes)');
+like($err, qr/woken by NOTIFY accounts_events/, 'it was woken by NOTIFY');
+my @kinds = $out =~ /"kind": "([a-z_.]+)"/g;
+is("@kinds", 'account.created account.created account.tagged account.merged', 'in seq order, without the rolled-back create');
+unlike($out, qr/rolled-back/, 'nothing of the rolled-back transaction');
+my @seqs = $out =~ /"seq": (\d+)/g;
+is(join(',', @seqs), $node->safe_psql('postgres', q{SELECT string_agg(seq::text, ',' ORDER BY seq) FROM accounts.events}),
+	'the same seqs as the journal');
+$h->kill_kill;
+
+# while it is down, more changes; restarted, it prints only those
+$node->safe_psql('postgres', q{SELECT accounts.find_or_create_account('user', 'reference_id', 'c-3')});
+$node->safe_psql('postgres', q{SELECT accounts.archive_account(accounts.find_account('user', 'reference_id', 'c-3'))});
+my ($out2, $err2) = ('', '');
+IPC::Run::run([ 'python3', $example, $conninfo, '--position-file', $pos, '--poll', '1', '--exit-when-idle' ],
+	'>', \$out2, '2>', \$err2, IPC::Run::timeout(60));
+@kinds = $out2 =~ /"kind": "([a-z_.]+)"/g;
+is("@kinds", 'account.created account.archived', 'restarted from its position: only the new events, once');
+like($out2, qr/"c-3"/, 'with their detail');
+is(slurp_file($pos) + 0, $node->safe_psql('postgres', 'SELECT max(seq) FROM accounts.events'),
+	'the stored position is the last seq');
+
+# a role without EXECUTE gets 42501 from the consumer
+$node->safe_psql('postgres', 'CREATE ROLE nobody_reader LOGIN; GRANT USAGE ON SCHEMA accounts TO nobody_reader');
+my ($out3, $err3) = ('', '');
+IPC::Run::run([ 'python3', $example, $node->connstr('postgres') . ' user=nobody_reader', '--position-file', $pos . '.2',
+		'--exit-when-idle' ], '>', \$out3, '2>', \$err3, IPC::Run::timeout(60));
+like($err3, qr/permission denied for function events_since/, 'no EXECUTE, no events');
+
+$node->stop;
+done_testing();
