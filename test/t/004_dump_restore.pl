@@ -26,6 +26,8 @@ $node->safe_psql('postgres', q{
 	       ARRAY[('reference_id', 'multi'), ('email', 'Multi@Example.com')]::accounts.identifier[]);
 	SELECT accounts.find_or_create_account('merchant', 'tax_id', 'DE-123');
 	SELECT accounts.find_or_create_account('merchant', 'reference_id', 'm-1');
+	SELECT accounts.set_journal('merchant', false);
+	SELECT accounts.find_or_create_account('merchant', 'reference_id', 'm-quiet');
 });
 
 # Everything that must survive, as one comparable text.
@@ -36,9 +38,14 @@ my $snapshot_sql = q{
 	    FROM accounts.identifier_types
 	  UNION ALL SELECT 'account ' || id || '/' || account_type || '/' || created_at FROM accounts.accounts
 	  UNION ALL SELECT 'ident ' || account_type || '/' || id_type || '/' || value || '/' || account_id || '/' || created_at
-	    FROM accounts.identifiers) s};
+	    FROM accounts.identifiers
+	  UNION ALL SELECT 'event ' || seq || '/' || occurred_at || '/' || coalesce(account_id::text, '-') || '/'
+	                   || account_type || '/' || kind || '/' || detail FROM accounts.events
+	  UNION ALL SELECT 'journal ' || account_type || '/' || enabled FROM accounts.journal_settings) s};
 my $before = $node->safe_psql('postgres', $snapshot_sql);
 like($before, qr/ident user\/email\/multi\@example.com/, 'snapshot covers the data');
+like($before, qr/event \d+\/.*account.created.*multi\@example.com/, 'snapshot covers the journal');
+like($before, qr/journal merchant\/false/, 'snapshot covers the journal settings');
 
 my $dir = $node->basedir;
 my $connstr = $node->connstr('postgres');
@@ -102,9 +109,15 @@ for my $db (@dbs)
 		     + (SELECT count(*) FROM accounts.identifiers i WHERE NOT EXISTS (SELECT 1 FROM accounts.identifier_types t WHERE t.account_type = i.account_type AND t.name = i.id_type))
 		     + (SELECT count(*) FROM accounts.accounts a WHERE NOT EXISTS (SELECT 1 FROM accounts.account_types t WHERE t.name = a.account_type))}),
 		'0', "$db: foreign-key audit finds nothing");
+	my $last = $node->safe_psql($db, q{SELECT max(seq) FROM accounts.events});
 	is( $node->safe_psql(
 			$db, q{SELECT created FROM accounts.find_or_create_account('merchant', 'reference_id', 'm-new')}),
 		't', "$db: a new identifier creates an account");
+	is($node->safe_psql($db, q{SELECT count(*) FROM accounts.events WHERE account_type = 'merchant' AND kind = 'account.created'}),
+		'2', "$db: the journal is still off for merchant");
+	$node->safe_psql($db, q{SELECT accounts.find_or_create_account('user', 'reference_id', 'after-restore')});
+	is($node->safe_psql($db, qq{SELECT array_agg(kind) FROM accounts.events_since($last)}), '{account.created}',
+		"$db: new events continue after the restored ones");
 	is( $node->safe_psql(
 			$db, q{SELECT accounts.find_or_create_account('user', 'email', 'MULTI@example.com')
 			       = accounts.find_or_create_account('user', 'reference_id', 'multi')}),

@@ -107,6 +107,9 @@ is($upgraded, $fresh, '1.0 + ALTER EXTENSION UPDATE matches a fresh install');
 is( $node->safe_psql(
 		'upgraded', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'after-update')}),
 	't', 'find_or_create_account works after the update');
+is($node->safe_psql('upgraded', q{SELECT string_agg(kind || ' ' || (detail -> 'identifiers' -> 0 ->> 'value'), ',')
+                                   FROM accounts.events_since(0)}),
+	'account.created after-update', 'the journal starts with the update: it has the new account only');
 
 $node->stop;
 done_testing();

@@ -48,6 +48,16 @@ is($standby->safe_psql('postgres', q{SELECT accounts.find_account('user', 'refer
 	$primary->safe_psql('postgres', q{SELECT accounts.find_account('user', 'reference_id', 'brand-new')}),
 	'an account created on the primary is found on the standby after replay');
 
+
+# the journal is read on the primary: a standby cannot see what is still
+# being written there (src/journal.c), so it refuses instead of skipping
+($ret, $out, $err) = $standby->psql('postgres', q{SELECT count(*) FROM accounts.events_since(0)});
+isnt($ret, 0, 'events_since on the standby fails');
+like($err, qr/ERROR:  accounts.events_since\(\) cannot run on a hot standby/, 'with a clear message');
+like($err, qr/HINT:  Read the journal on the primary\./, 'and a hint');
+is($primary->safe_psql('postgres', q{SELECT count(*) > 0 FROM accounts.events_since(0)}), 't',
+	'the primary serves the journal');
+
 $standby->stop;
 $primary->stop;
 done_testing();
