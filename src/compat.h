@@ -11,6 +11,7 @@
 #include "access/genam.h"
 #include "executor/executor.h"
 #include "fmgr.h"
+#include "utils/jsonb.h"
 #include "utils/relcache.h"
 
 /*
@@ -87,5 +88,39 @@ compat_primary_key_index(Relation rel)
 #define COMPAT_RUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
 #define COMPAT_RUN_PASS queryDesc, direction, count, execute_once
 #endif
+
+/*
+ * Building a jsonb value token by token: 19 replaced pushJsonbValue()'s
+ * JsonbParseState ** (which returned the value so far) with a JsonbInState
+ * that holds the result.  compat_jsonb_result() is the completed value
+ * once the outermost container is closed.
+ */
+#if PG_VERSION_NUM >= 190000
+typedef JsonbInState CompatJsonbBuilder;
+
+static inline void
+compat_jsonb_push(CompatJsonbBuilder *b, JsonbIteratorToken tok, JsonbValue *v)
+{
+	pushJsonbValue(b, tok, v);
+}
+#else
+typedef struct CompatJsonbBuilder
+{
+	JsonbParseState *state;
+	JsonbValue *result;
+} CompatJsonbBuilder;
+
+static inline void
+compat_jsonb_push(CompatJsonbBuilder *b, JsonbIteratorToken tok, JsonbValue *v)
+{
+	b->result = pushJsonbValue(&b->state, tok, v);
+}
+#endif
+
+static inline JsonbValue *
+compat_jsonb_result(CompatJsonbBuilder *b)
+{
+	return b->result;
+}
 
 #endif							/* ACCOUNT_COMPAT_H */

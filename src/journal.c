@@ -103,14 +103,12 @@
 #include "commands/sequence.h"
 #include "executor/executor.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/json.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -238,32 +236,42 @@ journal_append(JournalWriter *w, const pg_uuid_t *account_id,
 	notify_seq = seq;
 }
 
-/* {"id_type": ..., "value": ...} */
+/*
+ * Event details are built as jsonb directly (no JSON text to parse: this is
+ * on the create path).  Keys are sorted by jsonb itself.
+ */
 static void
-append_identifier(StringInfo buf, const char *id_type, const char *value)
+push_string(CompatJsonbBuilder *b, JsonbIteratorToken tok, const char *s)
 {
-	appendStringInfoString(buf, "{\"id_type\": ");
-	escape_json(buf, id_type);
-	appendStringInfoString(buf, ", \"value\": ");
-	escape_json(buf, value);
-	appendStringInfoChar(buf, '}');
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	compat_jsonb_push(b, tok, &v);
 }
 
-static Datum
-json_text_to_jsonb(StringInfo buf)
+/* {"id_type": ..., "value": ...} */
+static void
+push_identifier(CompatJsonbBuilder *b, const char *id_type, const char *value)
 {
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
+	compat_jsonb_push(b, WJB_BEGIN_OBJECT, NULL);
+	push_string(b, WJB_KEY, "id_type");
+	push_string(b, WJB_VALUE, id_type);
+	push_string(b, WJB_KEY, "value");
+	push_string(b, WJB_VALUE, value);
+	compat_jsonb_push(b, WJB_END_OBJECT, NULL);
 }
 
 /* The detail of identifier.added and identifier.removed. */
 Datum
 journal_detail_identifier(const char *id_type, const char *value)
 {
-	StringInfoData buf;
+	CompatJsonbBuilder b;
 
-	initStringInfo(&buf);
-	append_identifier(&buf, id_type, value);
-	return json_text_to_jsonb(&buf);
+	memset(&b, 0, sizeof(b));
+	push_identifier(&b, id_type, value);
+	return JsonbPGetDatum(JsonbValueToJsonb(compat_jsonb_result(&b)));
 }
 
 /* The detail of account.created: {"identifiers": [{...}, ...]} */
@@ -271,18 +279,17 @@ Datum
 journal_detail_identifiers(const char *const *id_types,
 						   const char *const *values, int n)
 {
-	StringInfoData buf;
+	CompatJsonbBuilder b;
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"identifiers\": [");
+	memset(&b, 0, sizeof(b));
+	compat_jsonb_push(&b, WJB_BEGIN_OBJECT, NULL);
+	push_string(&b, WJB_KEY, "identifiers");
+	compat_jsonb_push(&b, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < n; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		append_identifier(&buf, id_types[i], values[i]);
-	}
-	appendStringInfoString(&buf, "]}");
-	return json_text_to_jsonb(&buf);
+		push_identifier(&b, id_types[i], values[i]);
+	compat_jsonb_push(&b, WJB_END_ARRAY, NULL);
+	compat_jsonb_push(&b, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(compat_jsonb_result(&b)));
 }
 
 /* Put the row in slot into the result, its detail detoasted. */

@@ -109,6 +109,9 @@ def setup(conn):
                     SELECT 'user', 'reference_id', v, id FROM src""")
     conn.execute("""INSERT INTO miss_keys SELECT r, 'miss-' || r || '-' || n
                     FROM generate_series(0, %s) r, generate_series(1, %s) n""", (ROUNDS, MISS_N))
+    # the same creates without the change journal: an account type with it off
+    conn.execute("SELECT accounts.create_account_type('quiet')")
+    conn.execute("SELECT accounts.set_journal('quiet', false)")
     conn.execute("VACUUM ANALYZE")
 
 
@@ -141,6 +144,10 @@ def miss_sql(case, r):
     if case == "ours":
         return f"""SELECT count((f).account_id) FROM (SELECT
                    accounts.find_or_create_account('user', 'reference_id', 'o' || k.v) AS f
+                   FROM miss_keys k WHERE k.round = {r}) s"""
+    if case == "ours_nojournal":
+        return f"""SELECT count((f).account_id) FROM (SELECT
+                   accounts.find_or_create_account('quiet', 'reference_id', 'o' || k.v) AS f
                    FROM miss_keys k WHERE k.round = {r}) s"""
     if case == "ours_bulk":
         return f"""SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
@@ -176,7 +183,7 @@ def bench_hit(conn):
 
 def bench_miss(conn):
     log(f"miss path: {MISS_N} new identifiers per statement, {ROUNDS} rounds")
-    cases = ["floor", "ours", "ours_bulk", "peer"]
+    cases = ["floor", "ours", "ours_nojournal", "ours_bulk", "peer"]
     for c in cases:  # warm-up on round 0
         ms(conn, miss_sql(c, 0))
     res = {c: [] for c in cases}
@@ -184,6 +191,22 @@ def bench_miss(conn):
         for c in rotate(cases, r):
             res[c].append(ms(conn, miss_sql(c, r)) * 1000 / MISS_N)
     return res
+
+
+def bench_events_since(conn):
+    """Milliseconds for events_since(after, 1000) at spread-out positions
+    of the journal the miss path filled (a consumer's read)."""
+    lo, hi = conn.execute("SELECT min(seq), max(seq) FROM accounts.events").fetchone()
+    n = 5 if SMOKE else 40
+    times = []
+    for i in range(n):
+        after = lo + (hi - lo - 1000) * i // max(n - 1, 1)
+        t = ms(conn, f"SELECT count(*) FROM accounts.events_since({after}, 1000)")
+        times.append(t)
+    got = conn.execute("SELECT count(*) FROM accounts.events_since(%s, 1000)", (lo,)).fetchone()[0]
+    want = conn.execute("SELECT least(count(*), 1000) FROM accounts.events WHERE seq > %s", (lo,)).fetchone()[0]
+    assert got == want, (got, want)
+    return median(times)
 
 
 def pgbench(script, clients, seconds, tmp):
@@ -396,18 +419,21 @@ def quick():
         ver = conn.execute("SHOW server_version").fetchone()[0]
         hit = bench_hit(conn)
         miss = bench_miss(conn)
+        read_ms = bench_events_since(conn)
 
     def ratios(a, b):
         return median([x / y for x, y in zip(a, b)])
 
     row = (f"| {ver} | {median(hit['ours']):.2f} / {median(hit['floor']):.2f} / {median(hit['peer']):.2f} "
            f"| {ratios(hit['ours'], hit['floor']):.2f}× | {ratios(hit['peer'], hit['ours']):.2f}× "
-           f"| {median(miss['ours']):.2f} / {median(miss['floor']):.2f} / {median(miss['peer']):.2f} "
-           f"| {ratios(miss['ours'], miss['floor']):.2f}× | {ratios(miss['peer'], miss['ours']):.2f}× |")
+           f"| {median(miss['ours']):.2f} / {median(miss['ours_nojournal']):.2f} / {median(miss['floor']):.2f} / {median(miss['peer']):.2f} "
+           f"| {ratios(miss['ours'], miss['floor']):.2f}× / {ratios(miss['ours_nojournal'], miss['floor']):.2f}× "
+           f"| {ratios(miss['peer'], miss['ours']):.2f}× | {read_ms:.2f} |")
     print(f"Machine: {machine()}")
     print("| PostgreSQL | hit µs: ours / floor / peer | hit vs floor | peer slower by "
-          "| miss µs: ours / floor / peer | miss vs floor | peer slower by |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          "| miss µs: ours / ours without journal / floor / peer | miss vs floor: with / without journal "
+          "| peer slower by | events_since(1000), ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print(row)
     out = os.environ.get("BENCH_ROW")
     if out:
@@ -434,6 +460,7 @@ def main():
         setup(conn)
         hit = bench_hit(conn)
         miss = bench_miss(conn)
+        read_ms = bench_events_since(conn)
         with tempfile.TemporaryDirectory() as tmp:
             rt = bench_round_trip(tmp)
             hot, hot_err = bench_contention(conn, tmp)
@@ -447,6 +474,7 @@ def main():
     hit_floor = ratios(hit["ours"], hit["floor"])
     hit_peer = ratios(hit["peer"], hit["ours"])
     miss_floor = ratios(miss["ours"], miss["floor"])
+    miss_quiet_floor = ratios(miss["ours_nojournal"], miss["floor"])
     miss_peer = ratios(miss["peer"], miss["ours"])
     rt_ratio = ratios(rt["ours"], rt["floor"])
     hot_ratio = ratios(hot["ours"], hot["peer"])
@@ -465,10 +493,13 @@ def main():
       f"| {median(hit['peer']):.2f} "
       f"| {hit_floor:.2f}× floor; peer {hit_peer:.2f}× slower "
       f"| ≤ 1.1× floor: {verdict(hit_floor <= 1.1)}; ≥ 1.5× faster than peer: {verdict(hit_peer >= 1.5)} |")
-    p(f"| miss path, µs per call (one statement) | {median(miss['ours']):.2f} (bulk fn: {median(miss['ours_bulk']):.2f}) "
+    p(f"| miss path, µs per call (one statement), change journal on | {median(miss['ours']):.2f} (bulk fn: {median(miss['ours_bulk']):.2f}) "
       f"| {median(miss['floor']):.2f} | {median(miss['peer']):.2f} "
       f"| {miss_floor:.2f}× floor; peer {miss_peer:.2f}× slower "
-      f"| ≤ 1.1× floor: {verdict(miss_floor <= 1.1)}; ≥ 1.5× faster than peer: {verdict(miss_peer >= 1.5)} |")
+      f"| ≤ 1.5× floor: {verdict(miss_floor <= 1.5)}; ≥ 1.5× faster than peer: {verdict(miss_peer >= 1.5)} |")
+    p(f"| miss path, µs per call, change journal off (set_journal) | {median(miss['ours_nojournal']):.2f} "
+      f"| {median(miss['floor']):.2f} | – | {miss_quiet_floor:.2f}× floor | ≤ 1.1× floor: {verdict(miss_quiet_floor <= 1.1)} |")
+    p(f"| events_since(after, 1000), ms per call | {read_ms:.2f} | – | – | – | < 5 ms: {verdict(read_ms < 5)} |")
     p(f"| round trip, TPS (pgbench -M prepared, 4 clients, hit) | {median(rt['ours']):,.0f} | {median(rt['floor']):,.0f} (prepared SELECT) | – "
       f"| {rt_ratio:.2f}× floor | ≥ 0.95×: {verdict(rt_ratio >= 0.95)} |")
     p(f"| hot-key contention, TPS (32 clients, 20 ids, 10 new) | {median(hot['ours']):,.0f}, {hot_err['ours']} errors | – "
