@@ -111,5 +111,22 @@ is($node->safe_psql('upgraded', q{SELECT string_agg(kind || ' ' || (detail -> 'i
                                    FROM accounts.events_since(0)}),
 	'account.created after-update', 'the journal starts with the update: it has the new account only');
 
+# the 1.4 library on a 1.3 schema (before ALTER EXTENSION UPDATE): no
+# journal there, and everything works as in 1.3
+$node->safe_psql('postgres', 'CREATE DATABASE v13');
+$node->safe_psql('v13', q{CREATE EXTENSION account VERSION '1.3'});
+is($node->safe_psql('v13', q{
+	SELECT accounts.create_identifier_type('user', 'email', 'email');
+	SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id', ARRAY['a', 'b']);
+	SELECT accounts.add_identifier(accounts.find_account('user', 'reference_id', 'a'), 'email', 'a@example.com');
+	SELECT accounts.merge_accounts(accounts.find_account('user', 'reference_id', 'a'),
+	                               ARRAY[accounts.find_account('user', 'reference_id', 'b')]);
+	SELECT (accounts.find_or_create_account('user', ARRAY[('reference_id', 'c'), ('email', 'c@example.com')]::accounts.identifier[])).created;
+	SELECT to_regclass('accounts.events') IS NULL}), "\n2\nt\n1\nt\nt", 'the 1.4 library works on a 1.3 schema, without a journal');
+$node->safe_psql('v13', 'ALTER EXTENSION account UPDATE');
+$node->safe_psql('v13', q{SELECT accounts.find_or_create_account('user', 'reference_id', 'd')});
+is($node->safe_psql('v13', q{SELECT string_agg(kind, ',') FROM accounts.events_since(0)}), 'account.created',
+	'after the update to 1.4 the journal starts');
+
 $node->stop;
 done_testing();
