@@ -90,7 +90,9 @@
  * callback, so an event rolled back with a savepoint may still notify (the
  * consumer finds nothing new).  PREPARE TRANSACTION cannot carry a NOTIFY;
  * a prepared transaction's events are found by the consumer's next call
- * (consumers also poll now and then).
+ * (consumers also poll now and then).  Nor is there a NOTIFY while the
+ * server's NOTIFY queue is half full (a LISTENing session stuck in a
+ * transaction): a full queue would make every writer's commit fail.
  */
 #include "postgres.h"
 
@@ -121,6 +123,8 @@
 #define JOURNAL_LOCK_FIELD4		0x4143
 
 #define JOURNAL_CHANNEL			"accounts_events"
+/* the NOTIFY queue's fill above which the journal stops notifying */
+#define JOURNAL_NOTIFY_QUEUE_LIMIT	0.5
 
 static bool notify_pending = false;
 static int64 notify_seq = 0;
@@ -133,7 +137,23 @@ journal_locktag(LOCKTAG *tag)
 						 JOURNAL_LOCK_FIELD4);
 }
 
-/* NOTIFY at commit if this transaction wrote events (see NOTIFY above). */
+/* pg_notification_queue_usage(): the fraction of the NOTIFY queue in use */
+static double
+notify_queue_usage(void)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	return DatumGetFloat8(pg_notification_queue_usage(fcinfo));
+}
+
+/*
+ * NOTIFY at commit if this transaction wrote events (see NOTIFY above).
+ * Not when the NOTIFY queue is half full: any role may LISTEN, and a
+ * listener that stays in a transaction keeps the queue from emptying; once
+ * it is full every NOTIFY fails its transaction's commit.  The journal
+ * then stops notifying (consumers still poll) instead of failing writers.
+ */
 static void
 journal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
@@ -141,8 +161,10 @@ journal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	{
 		char		payload[32];
 
-		snprintf(payload, sizeof(payload), INT64_FORMAT, notify_seq);
 		notify_pending = false;
+		if (notify_queue_usage() >= JOURNAL_NOTIFY_QUEUE_LIMIT)
+			return;
+		snprintf(payload, sizeof(payload), INT64_FORMAT, notify_seq);
 		Async_Notify(JOURNAL_CHANNEL, payload);
 	}
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||

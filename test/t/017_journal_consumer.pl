@@ -93,4 +93,43 @@ IPC::Run::run([ 'python3', $example, $node->connstr('postgres') . ' user=nobody_
 like($err3, qr/permission denied for function events_since/, 'no EXECUTE, no events');
 
 $node->stop;
+
+# A LISTENing session stuck in a transaction keeps the NOTIFY queue from
+# emptying, and any role may LISTEN.  Once the queue is full every NOTIFY
+# fails its commit; the journal stops notifying at half full instead, so
+# writers never fail.  (max_notify_queue_pages, to make the queue small,
+# exists from PostgreSQL 17 on.)
+SKIP:
+{
+	my $q = PostgreSQL::Test::Cluster->new('queue');
+	$q->init;
+	skip 'max_notify_queue_pages exists from PostgreSQL 17 on', 4 if $q->pg_version < 17;
+	$q->append_conf('postgresql.conf', 'max_notify_queue_pages = 64');
+	$q->start;
+	$q->safe_psql('postgres', q{CREATE EXTENSION account; CREATE ROLE anyone LOGIN});
+	my $stuck = $q->background_psql('postgres', extra_params => [ '-U', 'anyone' ]);
+	$stuck->query_safe('LISTEN accounts_events');
+	$stuck->query_safe('BEGIN');
+	$stuck->query_safe('SELECT 1');
+	my ($ret, $out, $err) = $q->psql('postgres', q{
+		DO $$ BEGIN
+		  FOR i IN 1..30000 LOOP
+		    PERFORM accounts.find_or_create_account('user', 'reference_id', 'q-' || i);
+		    COMMIT;
+		  END LOOP;
+		END $$});
+	is($ret, 0, '30,000 writing transactions commit while a listener is stuck') or diag($err);
+	is($q->safe_psql('postgres', q{SELECT count(*) FROM accounts.events}), '30000', 'each with its event');
+	cmp_ok($q->safe_psql('postgres', q{SELECT pg_notification_queue_usage()}), '>=', 0.45,
+		'the journal notified until the queue was half full');
+	($ret, $out, $err) = $q->psql('postgres', q{
+		DO $$ BEGIN
+		  FOR i IN 1..30000 LOOP PERFORM pg_notify('accounts_events', 'x'); COMMIT; END LOOP;
+		END $$});
+	like($err, qr/too many notifications in the NOTIFY queue/,
+		'where plain NOTIFY goes on and fails its commits once the queue is full');
+	$stuck->quit;
+	$q->stop;
+}
+
 done_testing();
