@@ -20,6 +20,7 @@ if (system('python3 -c "import psycopg" 2>/dev/null') != 0)
 
 my $node = PostgreSQL::Test::Cluster->new('consumer');
 $node->init;
+$node->append_conf('postgresql.conf', 'max_prepared_transactions = 2');
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION account;
@@ -84,6 +85,28 @@ is("@kinds", 'account.created account.archived', 'restarted from its position: o
 like($out2, qr/"c-3"/, 'with their detail');
 is(slurp_file($pos) + 0, $node->safe_psql('postgres', 'SELECT max(seq) FROM accounts.events'),
 	'the stored position is the last seq');
+
+# a prepared transaction's events: no NOTIFY can be prepared, so none is
+# sent; while it is prepared it holds later events back, and after COMMIT
+# PREPARED they come in order (ROLLBACK PREPARED: they never come)
+my $last = $node->safe_psql('postgres', 'SELECT max(seq) FROM accounts.events');
+$node->safe_psql('postgres', q{BEGIN; SELECT accounts.find_or_create_account('user', 'reference_id', 'p-1');
+	PREPARE TRANSACTION 'p1'});
+$node->safe_psql('postgres', q{SELECT accounts.find_or_create_account('user', 'reference_id', 'p-2')});
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM accounts.events_since($last)}), '0',
+	'a prepared transaction holds back the events committed after it');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'p1'});
+is($node->safe_psql('postgres', qq{SELECT string_agg(detail -> 'identifiers' -> 0 ->> 'value', ',' ORDER BY seq)
+                                    FROM accounts.events_since($last)}), 'p-1,p-2',
+	'after COMMIT PREPARED both come, in seq order');
+$last = $node->safe_psql('postgres', 'SELECT max(seq) FROM accounts.events');
+$node->safe_psql('postgres', q{BEGIN; SELECT accounts.find_or_create_account('user', 'reference_id', 'p-3');
+	PREPARE TRANSACTION 'p3'});
+$node->safe_psql('postgres', q{SELECT accounts.find_or_create_account('user', 'reference_id', 'p-4')});
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'p3'});
+is($node->safe_psql('postgres', qq{SELECT string_agg(detail -> 'identifiers' -> 0 ->> 'value', ',' ORDER BY seq)
+                                    FROM accounts.events_since($last)}), 'p-4',
+	'after ROLLBACK PREPARED only the committed one comes');
 
 # a role without EXECUTE gets 42501 from the consumer
 $node->safe_psql('postgres', 'CREATE ROLE nobody_reader LOGIN; GRANT USAGE ON SCHEMA accounts TO nobody_reader');
