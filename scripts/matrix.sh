@@ -314,10 +314,11 @@ done
 if [ -n "$BENCH" ]; then
     echo
     echo "Benchmark, hit and miss paths (µs per call, medians of 5 rounds; ratios are"
-    echo "medians of per-round ratios; peer = the PL/pgSQL alternative):"
+    echo "medians of per-round ratios; peer = the PL/pgSQL alternative; the miss path"
+    echo "with the change journal on (the default) and off; events_since reading 1,000):"
     echo "$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-    echo "| PostgreSQL | hit µs: ours / floor / peer | hit vs floor | peer slower by | miss µs: ours / floor / peer | miss vs floor | peer slower by |"
-    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    echo "| PostgreSQL | hit µs: ours / floor / peer | hit vs floor | peer slower by | miss µs: ours / ours without journal / floor / peer | miss vs floor: with / without journal | peer slower by | events_since(1000), ms |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
     for major in $MAJORS; do cat "$RESULTS/bench-$major" 2>/dev/null; done
 fi
 echo "(logs in $RESULTS)"
