@@ -26,14 +26,14 @@
  * THE SHAPE CHECK
  * ===============
  *
- * The C code writes accounts.accounts and accounts.identifiers through the
- * table access method, as logical replication's apply does, not through
- * the executor's INSERT.  It sets every column itself and maintains every
- * index, but it does not evaluate defaults, generated columns, CHECK
- * constraints or deferred uniqueness, fire triggers, apply row-level
- * security or rules.  Rather than write a row PostgreSQL would refuse or
+ * The C code writes accounts.accounts, accounts.identifiers and (from 1.4)
+ * accounts.events through the table access method, as logical
+ * replication's apply does, not through the executor's INSERT.  It sets
+ * every column itself and maintains every index, but it does not evaluate
+ * defaults, generated columns, CHECK constraints or deferred uniqueness,
+ * fire triggers, apply row-level security or rules.  Rather than write a row PostgreSQL would refuse or
  * complete differently, it refuses to run on a table that has any of them:
- * catalog_rels() checks the two tables whenever it (re)reads them, which
+ * catalog_rels() checks these tables whenever it (re)reads them, which
  * every ALTER TABLE, CREATE INDEX/TRIGGER/RULE/POLICY causes through the
  * relcache invalidation it sends, and raises 55000 naming what to undo.
  * The event trigger accounts.guard_tables() runs the same check at the
@@ -193,7 +193,7 @@ typedef struct ExpectedColumn
 } ExpectedColumn;
 
 /*
- * Check the shape of one of the two written tables (see THE SHAPE CHECK);
+ * Check the shape of one of the written tables (see THE SHAPE CHECK);
  * returns the OID of its primary key.  Its columns were found by name
  * already (lookup_att), so a live column that is not expected is an added
  * one.
@@ -390,7 +390,7 @@ catalog_rels(void)
 		r.itype_case_sensitive = lookup_att(r.identifier_types, "identifier_types",
 											"case_sensitive");
 
-		/* the two tables the C code writes must have the shape it knows */
+		/* the tables the C code writes must have the shape it knows */
 		acc_pk[0] = r.acc_id;
 		pkeys[0] = check_table(r.accounts, acc_cols, lengthof(acc_cols), acc_pk, 1);
 		ident_pk[0] = r.ident_value;
@@ -811,7 +811,7 @@ catalog_check_node(void)
 
 /*
  * The shape check for the event trigger (registry.c): if the extension's
- * two written tables exist, check them now.  Nothing is checked while the
+ * written tables exist, check them now.  Nothing is checked while the
  * extension's own scripts run (CREATE/ALTER EXTENSION), when the tables
  * are being built or rebuilt.
  */

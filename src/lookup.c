@@ -600,7 +600,8 @@ lookup_end(Lookup *s)
  * an operator added), the way execReplication.c does for logical
  * replication.  Row triggers are not fired: the only ones on these tables
  * are the foreign-key checks, and we insert rows whose references we have
- * just checked (the registry) or created (the account).
+ * just checked (the registry) or created (the account).  The journal
+ * (accounts.events, from 1.4) is opened in the same executor state.
  */
 static void
 prepare_inserts(Lookup *s)
