@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/demo.sh: the main job.  Installs what is missing, builds and
 # installs the extension, starts a throwaway cluster, and shows
-# find-or-create at work (and a merge and a redaction); then opens psql on
-# it when run from a terminal.
+# find-or-create at work (and a merge, a redaction and the change journal);
+# then opens psql on it when run from a terminal.
 # The cluster is removed when you leave.
 . "$(dirname "$0")/lib.sh"
 
@@ -59,6 +59,15 @@ SELECT (f).account_id = a AS found_on_a, (f).created
 \echo '-- redact a: everything but its reference ids is erased'
 SELECT accounts.redact_account(a) AS identifiers_erased FROM pair;
 SELECT status, identifiers FROM pair, accounts.get_account(a);
+SQL
+
+log "The change journal: every change above as an event, in commit order"
+psql_pg -q <<'SQL'
+\pset footer off
+SELECT seq, kind, left(account_id::text, 8) AS account, detail
+  FROM accounts.events_since(0) ORDER BY seq;
+\echo '-- a consumer stores the last seq it processed and asks for what came after'
+SELECT count(*) AS events_after_the_last FROM accounts.events_since((SELECT max(seq) FROM accounts.events));
 SQL
 
 if [ -t 0 ] && [ -t 1 ]; then
