@@ -61,10 +61,10 @@ SELECT accounts.redact_account(a) AS identifiers_erased FROM pair;
 SELECT status, identifiers FROM pair, accounts.get_account(a);
 SQL
 
-log "The change journal: every change above as an event, in commit order"
+log "The change journal: every change above as an event, in seq order"
 psql_pg -q <<'SQL'
 \pset footer off
-SELECT seq, kind, left(account_id::text, 8) AS account, detail
+SELECT seq, kind, right(account_id::text, 8) AS account, detail
   FROM accounts.events_since(0) ORDER BY seq;
 \echo '-- a consumer stores the last seq it processed and asks for what came after'
 SELECT count(*) AS events_after_the_last FROM accounts.events_since((SELECT max(seq) FROM accounts.events));
