@@ -38,7 +38,11 @@ my $rows_sql = q{
 	SELECT count(*) || ' ' || md5(string_agg(a.id::text || a.account_type || a.created_at
 	                             || i.id_type || i.value || i.created_at, ',' ORDER BY i.value))
 	  FROM accounts.accounts a JOIN accounts.identifiers i ON i.account_id = a.id};
+my $events_sql = q{SELECT count(*) || ' ' || max(seq) || ' ' || md5(string_agg(e::text, ',' ORDER BY seq))
+                     FROM accounts.events_since(0, 100000) e};
 my $rows_before = $old->safe_psql('postgres', $rows_sql);
+my $events_before = $old->safe_psql('postgres', $events_sql);
+like($events_before, qr/^2203 /, 'the journal on the old cluster: 2200 accounts, a type and two identifier types');
 like($rows_before, qr/^2200 /, '2200 accounts on the old cluster');
 my $id = $old->safe_psql('postgres', q{SELECT accounts.find_account('user', 'reference_id', 'U-42')});
 my $extversion = $old->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'});
@@ -66,10 +70,14 @@ cmp_ok($new->safe_psql('postgres', 'SHOW server_version_num'), '>', $old_version
 is($new->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
 	$extversion, 'the extension version is kept');
 is($new->safe_psql('postgres', $rows_sql), $rows_before, 'every row and id is kept');
+is($new->safe_psql('postgres', $events_sql), $events_before, 'every event is kept, with its seq');
 is($new->safe_psql('postgres', q{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'u-42')}),
 	"$id false", 'an old account is found');
 is($new->safe_psql('postgres', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'after-upgrade')}),
 	't', 'a new account is created');
+my ($n, $max) = split / /, $events_before;
+is($new->safe_psql('postgres', qq{SELECT count(*) || ' ' || bool_and(seq > $max) FROM accounts.events_since($max)}),
+	'1 true', 'its event follows the old ones');
 is($new->safe_psql('postgres', q{SELECT created FROM accounts.find_or_create_account('customer', 'email', 'P7@EXAMPLE.COM')}),
 	'f', 'the normalized identifiers still match');
 is( $new->safe_psql(
@@ -77,7 +85,10 @@ is( $new->safe_psql(
 	SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 	 CROSS JOIN LATERAL bt_index_parent_check(i.indexrelid, true)
 	 WHERE c.relnamespace = 'accounts'::regnamespace AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')}),
-	'5', 'amcheck: the btree indexes and their heap entries check out');
+	$new->safe_psql('postgres', q{SELECT count(*) FROM pg_class c
+	 WHERE c.relnamespace = 'accounts'::regnamespace AND c.relkind = 'i'
+	   AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')}),
+	'amcheck: every btree index of the extension and its heap entries check out');
 is( $new->safe_psql(
 		'postgres', q{
 	SELECT count(*) FROM accounts.identifiers i
