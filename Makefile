@@ -46,6 +46,11 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
+# PGXS tracks no header dependencies (unless the server was configured with
+# --enable-depend): rebuild every object when a header changes, so a struct
+# that grew is never used at two sizes.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 # make dist: the PGXN release archive of the committed tree (META.json's
 # version), in dist/.
 DISTVERSION = $(shell sed -n 's/^   "version": "\(.*\)",/\1/p' $(srcdir)/META.json)
