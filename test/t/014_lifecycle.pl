@@ -57,9 +57,27 @@ is($q->(q{SELECT count(*) FROM accounts.identifiers i JOIN accounts.accounts a O
   or diag($q->(q{SELECT i.id_type, i.value, i.created_at, i.xmin, i.ctid, a.id, a.created_at, a.updated_at, a.xmin, a.merged_into,
                         (SELECT status FROM accounts.accounts m WHERE m.id = a.merged_into)
                    FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id WHERE a.status = 'merged'}));
+# on failure: the journal's history of the accounts involved
+my $history = sub {
+	my $ids = shift;
+	return $q->(qq{WITH ids AS ($ids)
+	               SELECT e.seq, e.xmin, e.occurred_at, e.kind, e.account_id, e.detail FROM accounts.events e
+	                WHERE e.account_id IN (SELECT * FROM ids) OR (e.detail ->> 'into')::uuid IN (SELECT * FROM ids)
+	                ORDER BY e.seq});
+};
+diag($history->(q{SELECT a.id FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id WHERE a.status = 'merged'
+                  UNION SELECT a.merged_into FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id WHERE a.status = 'merged'}))
+  if $q->(q{SELECT count(*) FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id WHERE a.status = 'merged'}) ne '0';
+diag($history->(q{SELECT a.id FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id
+                   WHERE a.status = 'redacted' AND i.id_type <> 'reference_id'}))
+  if $q->(q{SELECT count(*) FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id
+           WHERE a.status = 'redacted' AND i.id_type <> 'reference_id'}) ne '0';
 is($q->(q{SELECT count(*) FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id
            WHERE a.status = 'redacted' AND i.id_type <> 'reference_id'}), '0',
-	'a redacted account keeps only reference ids');
+	'a redacted account keeps only reference ids')
+  or diag($q->(q{SELECT i.id_type, i.value, i.created_at, i.xmin, i.ctid, a.id, a.created_at, a.updated_at, a.redacted_at, a.xmin
+                   FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id
+                  WHERE a.status = 'redacted' AND i.id_type <> 'reference_id'}));
 is($q->(q{SELECT count(*) FROM accounts.accounts WHERE (status = 'merged') <> (merged_into IS NOT NULL)}), '0',
 	'merged exactly when merged_into is set');
 # resolve_account raises on a cycle; every merged account resolves to a live one
