@@ -31,8 +31,8 @@
  * replication's apply does, not through the executor's INSERT.  It sets
  * every column itself and maintains every index, but it does not evaluate
  * defaults, generated columns, CHECK constraints or deferred uniqueness,
- * fire triggers, apply row-level security or rules.  Rather than write a row PostgreSQL would refuse or
- * complete differently, it refuses to run on a table that has any of them:
+ * fire triggers, apply row-level security or rules.  Rather than write a
+ * row PostgreSQL would refuse or complete differently, it refuses to run on a table that has any of them:
  * catalog_rels() checks these tables whenever it (re)reads them, which
  * every ALTER TABLE, CREATE INDEX/TRIGGER/RULE/POLICY causes through the
  * relcache invalidation it sends, and raises 55000 naming what to undo.
@@ -465,6 +465,27 @@ catalog_pkey_open(Relation heap, LOCKMODE lockmode)
 }
 
 /*
+ * Look a row of an open table up by its primary key (skey: nkeys equality
+ * keys on the key's columns) with the given snapshot.  Returns false if
+ * there is none; otherwise the row is in slot, which keeps its buffer pin.
+ */
+bool
+catalog_pkey_fetch(Relation heap, ScanKey skey, int nkeys, Snapshot snapshot,
+				   TupleTableSlot *slot)
+{
+	Relation	index = catalog_pkey_open(heap, AccessShareLock);
+	IndexScanDesc scan;
+	bool		found;
+
+	scan = compat_index_beginscan(heap, index, snapshot, nkeys);
+	index_rescan(scan, skey, nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	return found;
+}
+
+/*
  * Read one row of a registry by its primary key, with the active snapshot.
  * Returns false if there is none; otherwise fills *out when out != NULL.
  */
@@ -473,15 +494,12 @@ registry_fetch(const AccountRels *r, const char *account_type,
 			   const char *id_type, IdentType *out)
 {
 	Relation	heap;
-	Relation	index;
 	ScanKeyData skey[2];
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	int			nkeys = id_type ? 2 : 1;
 	bool		found;
 
 	heap = catalog_table_open(r->identifier_types, AccessShareLock);
-	index = catalog_pkey_open(heap, AccessShareLock);
 	slot = table_slot_create(heap, NULL);
 	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(account_type));
@@ -489,9 +507,7 @@ registry_fetch(const AccountRels *r, const char *account_type,
 		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
 					CStringGetTextDatum(id_type));
 
-	scan = compat_index_beginscan(heap, index, GetActiveSnapshot(), nkeys);
-	index_rescan(scan, skey, nkeys, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	found = catalog_pkey_fetch(heap, skey, nkeys, GetActiveSnapshot(), slot);
 	if (found && out != NULL)
 	{
 		bool		isnull;
@@ -509,9 +525,7 @@ registry_fetch(const AccountRels *r, const char *account_type,
 		d = slot_getattr(slot, r->itype_case_sensitive, &isnull);
 		out->case_sensitive = !isnull && DatumGetBool(d);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 	return found;
 }
@@ -521,44 +535,30 @@ registry_fetch(const AccountRels *r, const char *account_type,
  * says otherwise (accounts.set_journal()); off on a schema without the
  * journal (before 1.4).
  */
-static bool
-journal_setting(const AccountRels *r, const char *account_type)
+bool
+catalog_journal_enabled(const AccountRels *r, const char *account_type)
 {
 	Relation	heap;
-	Relation	index;
 	ScanKeyData skey;
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bool		enabled = true;
 
 	if (!OidIsValid(r->events))
 		return false;
 	heap = catalog_table_open(r->journal_settings, AccessShareLock);
-	index = catalog_pkey_open(heap, AccessShareLock);
 	slot = table_slot_create(heap, NULL);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(account_type));
-	scan = compat_index_beginscan(heap, index, GetActiveSnapshot(), 1);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (catalog_pkey_fetch(heap, &skey, 1, GetActiveSnapshot(), slot))
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, r->js_enabled, &isnull);
 
 		enabled = isnull || DatumGetBool(d);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 	return enabled;
-}
-
-/* journal_setting() for the SQL functions that write events (journal.c). */
-bool
-catalog_journal_enabled(const char *account_type)
-{
-	return journal_setting(catalog_rels(), account_type);
 }
 
 /* Longest normalized identifier value that is accepted. */
@@ -641,7 +641,7 @@ catalog_resolve_type(const char *account_type, const char *id_type,
 						 account_type)));
 	}
 
-	out->journal = journal_setting(r, account_type);
+	out->journal = catalog_journal_enabled(r, account_type);
 
 	/* an invalidation arrived while we read: do not cache what we read */
 	if (generation != inval_generation)

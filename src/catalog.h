@@ -9,8 +9,11 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "access/skey.h"
+#include "executor/tuptable.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 #include "normalize.h"
 
@@ -82,12 +85,14 @@ typedef struct IdentType
 extern const AccountRels *catalog_rels(void);
 extern Relation catalog_table_open(Oid relid, LOCKMODE lockmode);
 extern Relation catalog_pkey_open(Relation heap, LOCKMODE lockmode);
+extern bool catalog_pkey_fetch(Relation heap, ScanKey skey, int nkeys,
+							   Snapshot snapshot, TupleTableSlot *slot);
 extern void catalog_check_tables(void);
 extern void catalog_check_node(void);
 extern uint64 catalog_generation(void);
 extern void catalog_resolve_type(const char *account_type, const char *id_type,
 								 IdentType *out);
-extern bool catalog_journal_enabled(const char *account_type);
+extern bool catalog_journal_enabled(const AccountRels *r, const char *account_type);
 extern char *catalog_normalize(const char *account_type, const char *id_type,
 							   const IdentType *type, const char *value);
 

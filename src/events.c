@@ -75,9 +75,9 @@ account_journal_event(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i + 1))
 			call_null_error(args[i], "Pass an account type, a kind and a detail.");
 	account_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (!catalog_journal_enabled(account_type))
-		PG_RETURN_VOID();
 	r = catalog_rels();
+	if (!catalog_journal_enabled(r, account_type))
+		PG_RETURN_VOID();
 	estate = CreateExecutorState();
 	journal_open(&w, r, estate, 1);
 	journal_append(&w, PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0),

@@ -922,18 +922,10 @@ lock_row(Relation heap, ScanKey skey, int nkeys, TupleTableSlot *slot,
 {
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
 	Snapshot	snapshot = xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot();
-	Relation	index = catalog_pkey_open(heap, AccessShareLock);
-	IndexScanDesc scan;
-	bool		found;
 	TM_FailureData tmfd;
 	TM_Result	res;
 
-	scan = compat_index_beginscan(heap, index, snapshot, nkeys);
-	index_rescan(scan, skey, nkeys, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	index_endscan(scan);
-	index_close(index, AccessShareLock);
-	if (!found)
+	if (!catalog_pkey_fetch(heap, skey, nkeys, snapshot, slot))
 		return ROW_MISSING;
 
 	res = table_tuple_lock(heap, &slot->tts_tid, snapshot, slot,
@@ -1076,21 +1068,13 @@ slot_account_row(Lookup *s, TupleTableSlot *slot, AccountRow *row)
  * and under REPEATABLE READ the row changed after the snapshot, so 40001,
  * as for any concurrent change of the row.
  */
-static RowLockResult
+static void
 latest_account_row(Lookup *s, Relation heap, ScanKey skey, TupleTableSlot *locked,
 				   AccountRow *row)
 {
-	Relation	index = catalog_pkey_open(heap, AccessShareLock);
 	TupleTableSlot *latest = table_slot_create(heap, NULL);
-	IndexScanDesc scan;
-	bool		found;
-	RowLockResult res = ROW_LOCKED;
+	bool		found = catalog_pkey_fetch(heap, skey, 1, GetLatestSnapshot(), latest);
 
-	scan = compat_index_beginscan(heap, index, GetLatestSnapshot(), 1);
-	index_rescan(scan, skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, latest);
-	index_endscan(scan);
-	index_close(index, AccessShareLock);
 	if (!found || ItemPointerEquals(&latest->tts_tid, &locked->tts_tid))
 		slot_account_row(s, locked, row);
 	else if (IsolationUsesXactSnapshot())
@@ -1102,7 +1086,6 @@ latest_account_row(Lookup *s, Relation heap, ScanKey skey, TupleTableSlot *locke
 	else
 		slot_account_row(s, latest, row);
 	ExecDropSingleTupleTableSlot(latest);
-	return res;
 }
 
 /*
@@ -1130,7 +1113,7 @@ lock_account(Lookup *s, const pg_uuid_t *account_id, bool wait,
 				UUIDPGetDatum(account_id));
 	res = lock_row(heap, &skey, 1, slot, wait, "an account");
 	if (res == ROW_LOCKED)
-		res = latest_account_row(s, heap, &skey, slot, row);
+		latest_account_row(s, heap, &skey, slot, row);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(heap, NoLock);
 	switch (res)
