@@ -6,11 +6,11 @@ EXTENSION = account
 # the version being built is the control file's default_version
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 MODULE_big = account
-# SQL-facing files, then call.c, lookup.c, journal.c, catalog.c, normalize.c
+# SQL-facing files, then citus.c (the distributed path), call.c, lookup.c, journal.c, catalog.c, normalize.c
 # and uuidv7.c
 # (see "How it works" in README.md)
 OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o src/registry.o src/lifecycle.o src/events.o \
-       src/call.o src/lookup.o src/journal.o src/catalog.o src/normalize.o src/uuidv7.o
+       src/citus.o src/call.o src/lookup.o src/journal.o src/catalog.o src/normalize.o src/uuidv7.o
 # sql/account.sql is the current version; released versions are frozen
 # files, and upgrades are account--A--B.sql.
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -34,6 +34,7 @@
 #include "utils/tuplestore.h"
 
 #include "call.h"
+#include "citus.h"
 #include "compat.h"
 
 ACCOUNT_FUNCTION(account_find_or_create_many);
@@ -91,7 +92,8 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	StringInfoData packed;
 	Lookup		lookup;
 
-	catalog_check_node();		/* the Citus guard, before anything else */
+	if (catalog_check_node())	/* the Citus guard, before anything else */
+		return citus_forward(fcinfo);
 
 	call_check_nulls(fcinfo, bulk_args, lengthof(bulk_args),
 					 "Pass an account type, an identifier type and an array of values; an empty array returns no rows.");

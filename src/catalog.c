@@ -592,6 +592,14 @@ check_name(const char *what, const char *name)
 				 errhint("List them with SELECT * FROM accounts.identifier_types.")));
 }
 
+/* Names too long to be registered: 42704 before anything is read. */
+void
+catalog_check_names(const char *account_type, const char *id_type)
+{
+	check_name("account type", account_type);
+	check_name("identifier type", id_type);
+}
+
 /*
  * Resolve (account_type, id_type) to its identifier type, or raise 42704.
  * Cached; see the header comment for how the cache stays current.
@@ -607,8 +615,7 @@ catalog_resolve_type(const char *account_type, const char *id_type,
 	bool		found;
 
 	/* names longer than this cannot be registered (CHECK constraint) */
-	check_name("account type", account_type);
-	check_name("identifier type", id_type);
+	catalog_check_names(account_type, id_type);
 
 	memset(&key, 0, sizeof(key));
 	strlcpy(key.account_type, account_type, sizeof(key.account_type));
@@ -771,14 +778,24 @@ catalog_normalize(const char *account_type, const char *id_type,
  * catalog pg_catalog.pg_dist_partition exists), the tables this code opens
  * by OID hold only this node's rows, or are the empty shells of distributed
  * tables whose rows live in shards.  Finding or creating there would give
- * one identifier a different account on every node, silently.  Until the
- * extension can distribute itself, every C entry point refuses to run on
- * such a node (0A000), first thing (call.c's call_begin(), the trigger, the
- * lifecycle functions' accounts.check_node()).  The answer is remembered
- * until pg_class changes (a syscache callback), so CREATE EXTENSION citus in
- * another session is seen by the next call.
+ * one identifier a different account on every node, silently.  So on such
+ * a node this code never opens them:
+ *
+ *   - before accounts.distribute() has run (no accounts.dist_identifiers),
+ *     every entry point refuses, first thing, with 0A000;
+ *   - after it (accounts.dist_identifiers exists: Citus has created it, or
+ *     its shell, on every node), catalog_check_node() returns true and the
+ *     caller takes the distributed path (citus.c) or refuses.
+ *
+ * The callers: call.c's entry points, the trigger, accounts.check_node()
+ * and accounts.is_distributed() for the PL/pgSQL functions.  The answer is
+ * remembered until pg_class changes (a syscache callback), so CREATE
+ * EXTENSION citus or distribute() in another session is seen by the next
+ * call.
  */
 static bool node_checked = false;
+static bool node_citus = false;
+static bool node_distributed = false;
 
 /* any change to pg_class: look again at the next call */
 static void
@@ -788,10 +805,11 @@ node_check_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_un
 	node_checked = false;
 }
 
-void
-catalog_check_node(void)
+static void
+check_node(void)
 {
 	static bool callback_registered_node = false;
+	Oid			ns;
 
 	if (node_checked)
 		return;
@@ -800,13 +818,50 @@ catalog_check_node(void)
 		CacheRegisterSyscacheCallback(RELNAMENSP, node_check_callback, (Datum) 0);
 		callback_registered_node = true;
 	}
-	if (OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+	node_citus = OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
+	ns = get_namespace_oid("accounts", true);
+	node_distributed = node_citus && OidIsValid(ns) &&
+		OidIsValid(get_relname_relid("dist_identifiers", ns));
+	node_checked = true;
+}
+
+/*
+ * false on one node; true after accounts.distribute(); 0A000 on a Citus
+ * node before it.
+ */
+bool
+catalog_check_node(void)
+{
+	check_node();
+	if (node_citus && !node_distributed)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("extension \"account\" does not run on a Citus cluster yet"),
+				 errmsg("extension \"account\" is not distributed on this Citus cluster"),
 				 errdetail("This database has the citus extension: accounts.accounts and accounts.identifiers on this node hold only this node's rows, or are empty shells of distributed tables, so finding or creating here could give one identifier a different account on every node."),
-				 errhint("Use the extension in a database without the citus extension.")));
-	node_checked = true;
+				 errhint("Run SELECT accounts.distribute() on the coordinator, or use the extension in a database without the citus extension.")));
+	return node_distributed;
+}
+
+/*
+ * The same without the error, for try_find_or_create_account(), whose
+ * attempt raises it as data.
+ */
+bool
+catalog_is_distributed(void)
+{
+	check_node();
+	return node_distributed;
+}
+
+/* What does not run on a distributed cluster yet: 0A000. */
+void
+catalog_refuse_distributed(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s does not run on a distributed cluster yet", what),
+			 errdetail("This database's accounts were distributed with accounts.distribute(): finding, creating and reading accounts, add_identifier() and creating types run on every node; the lifecycle functions, dropping types, removing identifiers and the journal do not yet."),
+			 errhint("See \"Scaling out\" in the extension's README.")));
 }
 
 /*

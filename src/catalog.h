@@ -88,7 +88,10 @@ extern Relation catalog_pkey_open(Relation heap, LOCKMODE lockmode);
 extern bool catalog_pkey_fetch(Relation heap, ScanKey skey, int nkeys,
 							   Snapshot snapshot, TupleTableSlot *slot);
 extern void catalog_check_tables(void);
-extern void catalog_check_node(void);
+extern bool catalog_check_node(void);
+extern bool catalog_is_distributed(void);
+extern void catalog_refuse_distributed(const char *what);
+extern void catalog_check_names(const char *account_type, const char *id_type);
 extern uint64 catalog_generation(void);
 extern void catalog_resolve_type(const char *account_type, const char *id_type,
 								 IdentType *out);

@@ -34,7 +34,8 @@ account_events_since(PG_FUNCTION_ARGS)
 	int64		after;
 	int32		max;
 
-	catalog_check_node();
+	if (catalog_check_node())
+		catalog_refuse_distributed("accounts.events_since()");
 	call_check_nulls(fcinfo, args, lengthof(args),
 					 "Pass the seq of the last event you processed (0 at first) and how many events to return at most.");
 	after = PG_GETARG_INT64(0);
@@ -70,7 +71,9 @@ account_journal_event(PG_FUNCTION_ARGS)
 	EState	   *estate;
 	JournalWriter w = {0};
 
-	catalog_check_node();
+	/* distributed: no events are written (README, "Scaling out") */
+	if (catalog_check_node())
+		PG_RETURN_VOID();
 	for (int i = 0; i < 3; i++)
 		if (PG_ARGISNULL(i + 1))
 			call_null_error(args[i], "Pass an account type, a kind and a detail.");

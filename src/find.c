@@ -16,6 +16,7 @@
 #include "utils/builtins.h"
 
 #include "call.h"
+#include "citus.h"
 #include "compat.h"
 
 PG_MODULE_MAGIC;
@@ -48,7 +49,6 @@ begin_key_call(FunctionCallInfo fcinfo, bool composite_result, KeyArgs *args,
 	CallState  *state = call_begin(fcinfo, composite_result);
 	const char *null_arg;
 
-	catalog_check_node();		/* the Citus guard, before anything else */
 	*caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	null_arg = call_key_args(fcinfo, args);
 	if (null_arg)
@@ -78,6 +78,8 @@ find_or_create(FunctionCallInfo fcinfo)
 Datum
 account_find_or_create(PG_FUNCTION_ARGS)
 {
+	if (catalog_check_node())	/* the Citus guard, before anything else */
+		return citus_forward(fcinfo);
 	return find_or_create(fcinfo);
 }
 
@@ -88,6 +90,8 @@ account_find_or_create(PG_FUNCTION_ARGS)
 Datum
 account_find_or_create_ident(PG_FUNCTION_ARGS)
 {
+	if (catalog_check_node())
+		return citus_forward(fcinfo);
 	return find_or_create(fcinfo);
 }
 
@@ -99,12 +103,16 @@ account_find(PG_FUNCTION_ARGS)
 {
 	MemoryContext caller_cxt;
 	KeyArgs		args;
-	CallState  *state = begin_key_call(fcinfo, false, &args, &caller_cxt);
+	CallState  *state;
 	IdentKey	key;
 	Lookup		lookup;
 	pg_uuid_t	account_id;
 	pg_uuid_t  *result;
 	bool		found;
+
+	if (catalog_check_node())
+		return citus_forward(fcinfo);
+	state = begin_key_call(fcinfo, false, &args, &caller_cxt);
 
 	call_make_key(state, &key, args.type, args.id_type, args.value);
 	lookup_begin(&lookup, false, state->lookup_cache);
@@ -126,9 +134,13 @@ account_find(PG_FUNCTION_ARGS)
 Datum
 account_normalize_identifier(PG_FUNCTION_ARGS)
 {
-	CallState  *state = call_begin(fcinfo, false);
+	CallState  *state;
 	MemoryContext caller_cxt;
 	IdentKey	key;
+
+	if (catalog_check_node())
+		return citus_forward(fcinfo);
+	state = call_begin(fcinfo, false);
 
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	call_make_key(state, &key, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1),

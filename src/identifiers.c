@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 
 #include "call.h"
+#include "citus.h"
 #include "compat.h"
 
 ACCOUNT_FUNCTION(account_find_or_create_multi);
@@ -34,7 +35,7 @@ static const char *const add_args[] = {"account_id", "id_type", "value"};
 Datum
 account_find_or_create_multi(PG_FUNCTION_ARGS)
 {
-	CallState  *state = call_begin(fcinfo, true);
+	CallState  *state;
 	MemoryContext caller_cxt;
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -46,7 +47,9 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	pg_uuid_t	account_id;
 	bool		created;
 
-	catalog_check_node();		/* the Citus guard, before anything else */
+	if (catalog_check_node())	/* the Citus guard, before anything else */
+		return citus_forward(fcinfo);
+	state = call_begin(fcinfo, true);
 	call_check_nulls(fcinfo, multi_args, lengthof(multi_args), NULL_HINT);
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
 	arr = PG_GETARG_ARRAYTYPE_P(1);
@@ -105,7 +108,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 Datum
 account_add_identifier(PG_FUNCTION_ARGS)
 {
-	CallState  *state = call_begin(fcinfo, false);
+	CallState  *state;
 	MemoryContext caller_cxt;
 	pg_uuid_t  *account_id;
 	Lookup		lookup;
@@ -114,7 +117,9 @@ account_add_identifier(PG_FUNCTION_ARGS)
 	pg_uuid_t	owner;
 	bool		added;
 
-	catalog_check_node();		/* the Citus guard, before anything else */
+	if (catalog_check_node())	/* the Citus guard, before anything else */
+		return citus_forward(fcinfo);
+	state = call_begin(fcinfo, false);
 	call_check_nulls(fcinfo, add_args, lengthof(add_args),
 					 "Pass an account id, an identifier type and a value.");
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);

@@ -29,16 +29,30 @@
 ACCOUNT_FUNCTION(account_check_unseen_identifiers);
 ACCOUNT_FUNCTION(account_repoint_assigned);
 ACCOUNT_FUNCTION(account_check_node);
+ACCOUNT_FUNCTION(account_is_distributed);
 
 /*
  * accounts.check_node() RETURNS void: the Citus guard (catalog.c) for the
- * lifecycle functions, which are PL/pgSQL and reach the tables through SQL.
+ * PL/pgSQL functions that reach the single-node tables through SQL and
+ * have no distributed form yet: 0A000 on any Citus node.
  */
 Datum
 account_check_node(PG_FUNCTION_ARGS pg_attribute_unused())
 {
-	catalog_check_node();
+	if (catalog_check_node())
+		catalog_refuse_distributed("this function");
 	PG_RETURN_VOID();
+}
+
+/*
+ * accounts.is_distributed() RETURNS boolean: the guard for the PL/pgSQL
+ * functions that have a distributed form: false on one node, true after
+ * accounts.distribute(), 0A000 on a Citus node before it.
+ */
+Datum
+account_is_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	PG_RETURN_BOOL(catalog_check_node());
 }
 
 /* The uuids of a one-dimensional uuid[] without NULLs (palloc'd). */

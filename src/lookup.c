@@ -470,7 +470,8 @@ open_lookup(Lookup *s, bool for_write, MemoryContext cxt)
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	memset(s, 0, sizeof(*s));
-	catalog_check_node();
+	if (catalog_check_node())	/* the callers forwarded; never a shell */
+		catalog_refuse_distributed("this call");
 	s->cxt = cxt;
 	s->lockmode = for_write ? RowExclusiveLock : AccessShareLock;
 	s->ident_heap = catalog_table_open(catalog_rels()->identifiers, s->lockmode);
@@ -1461,7 +1462,8 @@ lookup_check_unseen(const pg_uuid_t *account_ids, int nids)
 	Snapshot	xact_snapshot;
 	Snapshot	latest;
 
-	catalog_check_node();
+	if (catalog_check_node())
+		catalog_refuse_distributed("this call");
 	if (!IsolationUsesXactSnapshot())
 		return;
 	r = catalog_rels();

@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 
 #include "call.h"
+#include "citus.h"
 #include "compat.h"
 
 ACCOUNT_FUNCTION(account_assign_account);
@@ -43,6 +44,7 @@ typedef struct AssignConfig
 	IdentKey	types;			/* account_type, id_type and their datums */
 	MemoryContext row_cxt;		/* per-row work, reset for every row */
 	LookupCache *lookup_cache;	/* the relations, kept open between rows */
+	bool		distributed;	/* Citus: the distributed path (citus.c) */
 } AssignConfig;
 
 static int
@@ -111,10 +113,10 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	MemoryContext old;
 	Oid			target_type;
 	bool		varlena;
+	bool		distributed = catalog_check_node();
 
-	catalog_check_node();
 	if (cfg != NULL && cfg->relid == RelationGetRelid(rel) &&
-		cfg->generation == catalog_generation())
+		cfg->generation == catalog_generation() && cfg->distributed == distributed)
 		return cfg;
 
 	if (trigger->tgnargs != 4)
@@ -152,8 +154,11 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	getTypeOutputInfo(cfg->source_type, &cfg->source_output, &varlena);
 
 	cfg->generation = catalog_generation();
-	call_key_types(&cfg->types, trigger->tgargs[0], trigger->tgargs[1],
-				   fcinfo->flinfo->fn_mcxt);
+	cfg->distributed = distributed;
+	/* distributed: the types are resolved from the reference tables per row */
+	if (!distributed)
+		call_key_types(&cfg->types, trigger->tgargs[0], trigger->tgargs[1],
+					   fcinfo->flinfo->fn_mcxt);
 	cfg->relid = RelationGetRelid(rel);
 	MemoryContextSwitchTo(old);
 	return cfg;
@@ -206,10 +211,16 @@ account_assign_account(PG_FUNCTION_ARGS)
 			raw = TextDatumGetCString(source);
 		else
 			raw = OidOutputFunctionCall(cfg->source_output, source);
-		call_key_value(&key, raw);
-		lookup_begin(&lookup, true, cfg->lookup_cache);
-		(void) lookup_find_or_create(&lookup, &key, NULL, &account_id);
-		lookup_end(&lookup);
+		if (cfg->distributed)
+			citus_find_or_create(trigdata->tg_trigger->tgargs[0],
+								 trigdata->tg_trigger->tgargs[1], raw, &account_id);
+		else
+		{
+			call_key_value(&key, raw);
+			lookup_begin(&lookup, true, cfg->lookup_cache);
+			(void) lookup_find_or_create(&lookup, &key, NULL, &account_id);
+			lookup_end(&lookup);
+		}
 		MemoryContextSwitchTo(caller_cxt);
 
 		target = UUIDPGetDatum(palloc(sizeof(pg_uuid_t)));

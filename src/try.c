@@ -32,6 +32,7 @@
 #include "utils/resowner.h"
 
 #include "call.h"
+#include "citus.h"
 #include "compat.h"
 
 ACCOUNT_FUNCTION(account_try_find_or_create);
@@ -126,10 +127,15 @@ try_attempt(CallState *state, MemoryContext caller_cxt, const KeyArgs *args)
 static Datum
 try_find_or_create(FunctionCallInfo fcinfo)
 {
-	CallState  *state = call_begin(fcinfo, true);
+	CallState  *state;
 	MemoryContext caller_cxt;
 	KeyArgs		args;
 	const char *null_arg;
+
+	/* the Citus guard: the attempt raises its 0A000 (as data) */
+	if (catalog_is_distributed())
+		return citus_forward(fcinfo);
+	state = call_begin(fcinfo, true);
 
 	/*
 	 * The attempt runs in a subtransaction of its own, which relations kept
