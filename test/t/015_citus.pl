@@ -1,13 +1,27 @@
-# The Citus guard (issue #15, its first step): on a node of a Citus cluster
-# the extension's tables hold only that node's rows (or are empty shells of
-# distributed tables), so every C entry point refuses to run there with
-# 0A000 instead of silently giving one identifier a different account on
-# every node.  A coordinator and two workers, each its own cluster on a unix
-# socket.  Skipped when Citus is not installed (scripts/matrix.sh builds it
-# from ../shared/citus in the PostgreSQL 17 root).
+# Scaling out on Citus (issue #15): a coordinator and two workers, each its
+# own cluster on a unix socket.  Skipped when Citus is not installed
+# (scripts/matrix.sh builds it from ../shared/citus in the PostgreSQL 17
+# root).
+#
+#   1. an existing single-node database gains Citus: until
+#      accounts.distribute() runs, every entry point on every node refuses
+#      with 0A000 and writes nothing;
+#   2. distribute() moves the existing accounts into distributed tables;
+#   3. every function of the README, from the coordinator and from each
+#      worker, with its guarantees (one account per identifier from any
+#      node, case-insensitive routing, multi-identifier calls across
+#      nodes, errors, nothing in the single-node tables);
+#   4. 16 clients over the three nodes on hot new identifiers for 30 s
+#      (test/clients/citus.py): no error, one account per identifier,
+#      created = true once, no orphan, no dangling or split identifier,
+#      every row on the shard its route names;
+#   5. the same while a worker is restarted: only connection errors, for
+#      the calls that needed it, and everything committed survives;
+#   6. amcheck on every shard index of every node.
 use strict;
 use warnings;
 
+use File::Basename;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -24,33 +38,41 @@ for my $name ('coordinator', 'worker1', 'worker2')
 {
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
-	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'citus'\nmax_prepared_transactions = 20");
+	# citus.recover_2pc_interval: a restarted worker's prepared
+	# transactions are resolved within a second instead of a minute
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'citus'
+max_prepared_transactions = 200
+max_connections = 300
+citus.recover_2pc_interval = '1s'
+});
 	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
 	push @nodes, $node;
 }
 my ($coord, @workers) = @nodes;
+
+# 1. an existing single-node database: accounts made before Citus
+$coord->safe_psql('postgres', q{
+	CREATE EXTENSION account;
+	SELECT accounts.create_identifier_type('user', 'email', 'email');
+	SELECT accounts.find_or_create_account('user', 'reference_id', 'old_' || g) FROM generate_series(1, 50) g;
+	SELECT accounts.find_or_create_account('user', ARRAY[ROW('reference_id', 'old_multi'), ROW('email', 'old@example.com')]::accounts.identifier[]);
+});
+my $old_1 = $coord->safe_psql('postgres', q{SELECT accounts.find_account('user', 'reference_id', 'OLD_1')});
+my $old_multi = $coord->safe_psql('postgres', q{SELECT accounts.find_account('user', 'email', 'old@example.com')});
+
+$_->safe_psql('postgres', 'CREATE EXTENSION citus') for @nodes;
 $coord->safe_psql('postgres', "SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
 for my $w (@workers)
 {
 	$coord->safe_psql('postgres', "SELECT citus_add_node('" . $w->host . "', " . $w->port . ")");
 }
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'), '2', 'a coordinator and two workers');
-
-# Citus propagates CREATE EXTENSION from the coordinator to the workers
-# (and refuses most DDL on a worker): set up on the coordinator
 $coord->safe_psql('postgres', q{
-	CREATE EXTENSION account;
 	CREATE TABLE inquiries (id int, ref text, account_id uuid);
 	CREATE TRIGGER assign BEFORE INSERT ON inquiries FOR EACH ROW EXECUTE FUNCTION
 	    accounts.assign_account('user', 'reference_id', 'ref', 'account_id');
 });
-for my $w (@workers)
-{
-	is($w->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
-		$coord->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
-		$w->name . ': the extension is there');
-}
 
 my @calls = (
 	[ 'find_or_create_account', q{SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'usr_1')} ],
@@ -65,39 +87,297 @@ my @calls = (
 	[ 'get_account', q{SELECT * FROM accounts.get_account(gen_random_uuid())} ],
 	[ 'find_accounts', q{SELECT * FROM accounts.find_accounts('user', 'reference_id', ARRAY['usr_1'])} ],
 	[ 'create_account_type', q{SELECT accounts.create_account_type('customer')} ],
-	[ 'create_identifier_type', q{SELECT accounts.create_identifier_type('user', 'email', 'email')} ],
+	[ 'create_identifier_type', q{SELECT accounts.create_identifier_type('user', 'phone', 'phone')} ],
 	[ 'drop_identifier_type', q{SELECT accounts.drop_identifier_type('user', 'email')} ],
 	[ 'drop_account_type', q{SELECT accounts.drop_account_type('customer')} ],
 	[ 'remove_identifier', q{SELECT accounts.remove_identifier(gen_random_uuid(), 'reference_id', 'usr_1')} ],
+	[ 'events_since', q{SELECT * FROM accounts.events_since(0)} ],
+	[ 'normalize_identifier', q{SELECT accounts.normalize_identifier('user', 'reference_id', 'X')} ],
 );
-for my $node (@nodes)
+# the extension existed before Citus: the workers do not have it until
+# distribute() (the coordinator is where it matters)
+my %before = map { $_->name => $_->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.accounts) || '/' || (SELECT count(*) FROM accounts.identifiers)
+	|| '/' || (SELECT count(*) FROM accounts.account_types) || '/' || (SELECT count(*) FROM accounts.identifier_types)}) } ($coord);
+for my $node ($coord)
 {
 	for my $c (@calls)
 	{
 		my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . $c->[1]);
-		like($err, qr/0A000: extension "account" does not run on a Citus cluster yet/,
-			$node->name . ": $c->[0] refuses with 0A000");
+		like($err, qr/0A000: extension "account" is not distributed on this Citus cluster/,
+			$node->name . ": before distribute(), $c->[0] refuses with 0A000");
 	}
-	# try_ returns the refusal as a row
 	is($node->safe_psql('postgres', q{SELECT error_code FROM accounts.try_find_or_create_account('user', 'reference_id', 'usr_1')}),
 		'0A000', $node->name . ': try_find_or_create_account returns 0A000');
-	is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.accounts) + (SELECT count(*) FROM accounts.identifiers)
-	                                           + (SELECT count(*) FROM accounts.account_types WHERE name <> 'user')
-	                                           + (SELECT count(*) FROM accounts.identifier_types WHERE name <> 'reference_id')}),
-		'0', $node->name . ': nothing written');
+	is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.accounts) || '/' || (SELECT count(*) FROM accounts.identifiers)
+		|| '/' || (SELECT count(*) FROM accounts.account_types) || '/' || (SELECT count(*) FROM accounts.identifier_types)}),
+		$before{ $node->name }, $node->name . ': nothing written');
 }
 my ($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nINSERT INTO inquiries VALUES (1, 'usr_1')");
-like($err, qr/0A000: extension "account" does not run on a Citus cluster yet/, 'the trigger refuses with 0A000');
-is($coord->safe_psql('postgres', 'SELECT count(*) FROM inquiries'), '0', 'and its row is not inserted');
+like($err, qr/0A000: extension "account" is not distributed/, 'the trigger refuses with 0A000');
 
-# without the citus extension in the database nothing changes, even with
-# Citus preloaded
-$coord->safe_psql('postgres', 'CREATE DATABASE plain');
-$coord->safe_psql('plain', 'CREATE EXTENSION account');
-is($coord->safe_psql('plain', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'usr_1')}),
-	't', 'a database without the citus extension works as before');
-is($coord->safe_psql('plain', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'USR_1')}),
-	'f', 'and finds');
+# a database where the extension came after Citus (so Citus created it on
+# the workers too): every node refuses before distribute()
+for my $node (@nodes)
+{
+	$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+	$node->safe_psql('fresh', 'CREATE EXTENSION citus');
+}
+$coord->safe_psql('fresh', "SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
+$coord->safe_psql('fresh', "SELECT citus_add_node('" . $_->host . "', " . $_->port . ")") for @workers;
+$coord->safe_psql('fresh', 'CREATE EXTENSION account');
+for my $node (@workers)
+{
+	for my $c (@calls)
+	{
+		($ret, $out, $err) = $node->psql('fresh', "\\set VERBOSITY verbose\n" . $c->[1]);
+		like($err, qr/0A000: extension "account" is not distributed on this Citus cluster/,
+			$node->name . ": before distribute(), $c->[0] refuses with 0A000");
+	}
+	is($node->safe_psql('fresh', q{SELECT (SELECT count(*) FROM accounts.accounts) + (SELECT count(*) FROM accounts.identifiers)
+		+ (SELECT count(*) FROM accounts.account_types WHERE name <> 'user')}),
+		'0', $node->name . ': nothing written');
+}
+
+# 2. distribute()
+($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.distribute(0)");
+like($err, qr/22023: shard_count must be between 1 and 4096/, 'distribute(0): 22023');
+$coord->safe_psql('postgres', 'SELECT accounts.distribute(8)');
+($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.distribute()");
+like($err, qr/55000: the accounts are distributed already/, 'distribute() twice: 55000');
+for my $w (@workers)
+{
+	is($w->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
+		$coord->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
+		$w->name . ': distribute() brought the extension to the worker');
+}
+($ret, $out, $err) = $workers[0]->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.distribute()");
+like($err, qr/55000: accounts.distribute\(\) runs on the coordinator/, 'distribute() on a worker: 55000');
+is($coord->safe_psql('postgres', q{SELECT string_agg(table_name::text || ':' || citus_table_type || ':' || shard_count, ' ' ORDER BY table_name::text)
+	FROM citus_tables WHERE table_name::text LIKE 'accounts.%'}),
+	'accounts.dist_account_types:reference:1 accounts.dist_accounts:distributed:8 accounts.dist_identifier_types:reference:1 accounts.dist_identifiers:distributed:8',
+	'registries are reference tables, accounts and identifiers distributed over 8 shards');
+is($coord->safe_psql('postgres', q{SELECT count(DISTINCT colocation_id) FROM citus_tables WHERE table_name::text IN ('accounts.dist_accounts', 'accounts.dist_identifiers')}),
+	'1', 'accounts and identifiers are co-located');
+is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.dist_accounts) || '/' || (SELECT count(*) FROM accounts.dist_identifiers)}),
+	'51/52', 'the existing accounts and identifiers moved into the distributed tables');
+
+# 3. every function from every node
+for my $node (@nodes)
+{
+	my $n = $node->name;
+	is($node->safe_psql('postgres', q{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'Old_1')}),
+		"$old_1 false", "$n: an account made before distribute() is found");
+	is($node->safe_psql('postgres', q{SELECT accounts.find_account('user', 'reference_id', 'OLD_MULTI')}),
+		$old_multi, "$n: and its other identifier too");
+	my $id = $node->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'New_$n') WHERE created});
+	like($id, qr/^[0-9a-f-]{36}$/, "$n: find_or_create_account creates");
+	for my $other (@nodes)
+	{
+		is($other->safe_psql('postgres', qq{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'NEW_$n')}),
+			"$id false", "$n: " . $other->name . ' finds it, whatever the case');
+	}
+	is($node->safe_psql('postgres', qq{SELECT accounts.account_route('$id') = accounts.identifier_route('user', 'reference_id', 'new_$n')}),
+		't', "$n: the new account id carries its identifier's route");
+	is($node->safe_psql('postgres', qq{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', ROW('reference_id', 'new_$n')::accounts.identifier)}),
+		"$id false", "$n: the composite form");
+	is($node->safe_psql('postgres', qq{SELECT string_agg(value || ':' || (account_id = '$id') || ':' || created, ' ' ORDER BY ord)
+		FROM accounts.find_or_create_accounts('user', 'reference_id', ARRAY['new_$n', 'bulk_$n', 'BULK_$n']) WITH ORDINALITY AS t(value, account_id, created, ord)}),
+		"new_$n:true:false bulk_$n:false:true BULK_$n:false:false", "$n: find_or_create_accounts, in input order, created once");
+	my $multi = $node->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('user',
+		ARRAY[ROW('email', 'M_$n\@Example.com'), ROW('reference_id', 'multi_$n'), ROW('reference_id', 'multi2_$n')]::accounts.identifier[]) WHERE created});
+	like($multi, qr/^[0-9a-f-]{36}$/, "$n: the multi-identifier form creates one account");
+	is($node->safe_psql('postgres', qq{SELECT count(DISTINCT accounts.find_account('user', t, v)) || ' ' || bool_and(accounts.find_account('user', t, v) = '$multi')
+		FROM (VALUES ('email', 'm_$n\@example.com'), ('reference_id', 'MULTI_$n'), ('reference_id', 'multi2_$n')) x(t, v)}),
+		'1 true', "$n: every identifier of it finds it");
+	is($node->safe_psql('postgres', qq{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user',
+		ARRAY[ROW('reference_id', 'multi_$n'), ROW('reference_id', 'multi3_$n')]::accounts.identifier[])}),
+		"$multi false", "$n: a multi call with one known identifier attaches the other");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT * FROM accounts.find_or_create_account('user',
+		ARRAY[ROW('reference_id', 'multi_$n'), ROW('reference_id', 'new_$n')]::accounts.identifier[])});
+	like($err, qr/21000: the identifiers belong to more than one account/, "$n: identifiers of two accounts: 21000");
+	is($node->safe_psql('postgres', q{SELECT accounts.find_account('user', 'reference_id', 'nobody')}), '', "$n: find_account of nobody is NULL");
+	is($node->safe_psql('postgres', qq{SELECT string_agg(value || ':' || coalesce((account_id = '$id')::text, 'null'), ' ') FROM accounts.find_accounts('user', 'reference_id', ARRAY['NEW_$n', 'nobody'])}),
+		"NEW_$n:true nobody:null", "$n: find_accounts");
+	is($node->safe_psql('postgres', qq{SELECT accounts.add_identifier('$id', 'email', 'add_$n\@example.com')}), 't', "$n: add_identifier adds");
+	is($node->safe_psql('postgres', qq{SELECT accounts.add_identifier('$id', 'email', 'ADD_$n\@example.com')}), 'f', "$n: add_identifier again: false");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.add_identifier('$multi', 'email', 'add_$n\@example.com')});
+	like($err, qr/23505: email "add_$n\@example.com" belongs to another account/, "$n: add_identifier of another account's identifier: 23505");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . q{SELECT accounts.add_identifier('00000000-0000-7000-8000-000000000000', 'email', 'x@example.com')});
+	like($err, qr/42704: account 00000000-0000-7000-8000-000000000000 does not exist/, "$n: add_identifier to no account: 42704");
+	is($node->safe_psql('postgres', qq{SELECT account_id || ' ' || account_type || ' ' || status || ' ' || identifiers::text FROM accounts.get_account('$id')}),
+		qq{$id user active {"(email,add_$n\@example.com)","(reference_id,new_$n)"}}, "$n: get_account, identifiers from two shards");
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM accounts.get_account(gen_random_uuid())}), '0', "$n: get_account of no account: no row");
+	is($node->safe_psql('postgres', q{SELECT accounts.normalize_identifier('user', 'email', ' X@Y.COM ')}), 'x@y.com', "$n: normalize_identifier");
+	is($node->safe_psql('postgres', qq{SELECT coalesce(error_code, 'ok') || ' ' || coalesce(account_id = '$id', false) FROM accounts.try_find_or_create_account('user', 'reference_id', 'new_$n')}),
+		'ok true', "$n: try_find_or_create_account finds");
+	is($node->safe_psql('postgres', q{SELECT error_code || ' ' || (account_id IS NULL) FROM accounts.try_find_or_create_account('user', ROW('email', 'not-an-email')::accounts.identifier)}),
+		'22P02 true', "$n: try_ returns an error as data");
+	is($node->safe_psql('postgres', q{BEGIN; SELECT error_code FROM accounts.try_find_or_create_account('nope', 'reference_id', 'x');
+		SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'after_try_} . $n . q{'); COMMIT;}),
+		"42704\nt", "$n: and the transaction goes on");
+	for my $bad ([ q{('nope', 'reference_id', 'x')}, '42704: account type "nope" does not exist' ],
+				 [ q{('user', 'nope', 'x')}, '42704: identifier type "nope" does not exist for account type "user"' ],
+				 [ q{('user', 'email', 'not-an-email')}, '22P02: invalid email value "not-an-email"' ],
+				 [ q{('user', 'reference_id', '   ')}, '22023: reference_id value "   " is empty' ],
+				 [ q{('user', 'reference_id', NULL)}, '22004: argument "value" must not be null' ])
+	{
+		($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM accounts.find_or_create_account$bad->[0]");
+		like($err, qr/\Q$bad->[1]\E/, "$n: find_or_create_account$bad->[0]: $bad->[1]");
+	}
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nBEGIN READ ONLY; SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'ro_$n')");
+	like($err, qr/25006: cannot create an account/, "$n: a read-only transaction: 25006");
+	for my $c (grep { $_->[0] =~ /^(merge_accounts|redact_account|tag_account|drop_identifier_type|drop_account_type|remove_identifier|events_since)$/ } @calls)
+	{
+		($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . $c->[1]);
+		like($err, qr/0A000: .* does not run on a distributed cluster yet/, "$n: $c->[0] refuses with 0A000");
+	}
+}
+# registry changes (reference tables: every node sees them at once)
+$coord->safe_psql('postgres', q{SELECT accounts.create_account_type('customer')});
+$workers[0]->safe_psql('postgres', q{SELECT accounts.create_identifier_type('customer', 'phone', 'phone')});
+is($workers[1]->safe_psql('postgres', q{SELECT created FROM accounts.find_or_create_account('customer', 'phone', '+1 (415) 555-0100')}),
+	't', 'a type created on the coordinator and on a worker is used on another worker');
+is($coord->safe_psql('postgres', q{SELECT created FROM accounts.find_or_create_account('customer', 'reference_id', 'c1')}),
+	't', 'the new account type has its reference_id');
+($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.create_account_type('customer')");
+like($err, qr/42710: account type "customer" already exists/, 'create_account_type twice: 42710');
+# the trigger, on a local table of the coordinator and on a distributed table
+$coord->safe_psql('postgres', q{INSERT INTO inquiries VALUES (1, 'NEW_worker1'), (2, 'trig_1'), (3, NULL)});
+is($coord->safe_psql('postgres', q{SELECT string_agg(coalesce((account_id = accounts.find_account('user', 'reference_id', coalesce(ref, 'x')))::text, 'null'), ' ' ORDER BY id) FROM inquiries}),
+	'true true null', 'assign_account() sets the account (and NULL for a NULL source)');
+# nothing ever went to the single-node tables after distribute()
+for my $node (@nodes)
+{
+	is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.accounts) + (SELECT count(*) FROM accounts.identifiers)}),
+		'0', $node->name . ': the single-node tables stay empty');
+}
+
+# the audit: every row on the shard its route names, no dangling or orphan
+# rows, no split identifiers; returns the account of every identifier
+sub audit
+{
+	my ($label) = @_;
+	my %account;
+	my $bad = 0;
+	for my $line (split /\n/, $coord->safe_psql('postgres', q{SELECT id || ' ' || (route = accounts.account_route(id)) FROM accounts.dist_accounts}))
+	{
+		my ($id, $ok) = split / /, $line;
+		$bad++ if $ok ne 'true';
+		$bad++ if $account{$id}++;
+	}
+	is($bad, 0, "$label: every account is unique and on its route's shard");
+	my (%owner, %has);
+	my ($dangling, $misrouted) = (0, 0);
+	for my $line (split /\n/, $coord->safe_psql('postgres', q{SELECT account_type || '/' || id_type || '/' || value, account_id,
+			route = accounts.identifier_route(account_type, id_type, value) FROM accounts.dist_identifiers}, extra_params => [ '-F', ' ', '-A' ]))
+	{
+		my ($key, $id, $ok) = split / /, $line;
+		$misrouted++ if $ok ne 't';
+		$dangling++ if !$account{$id};
+		$owner{$key} = $id;
+		$has{$id}++;
+	}
+	is($misrouted, 0, "$label: every identifier on its route's shard");
+	is($dangling, 0, "$label: no identifier of an account that does not exist");
+	is(scalar(grep { !$has{$_} } keys %account), 0, "$label: no account without identifiers");
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM (SELECT account_type, id_type, value FROM accounts.dist_identifiers GROUP BY 1, 2, 3 HAVING count(*) > 1) d}),
+		'0', "$label: one row per identifier");
+	return \%owner;
+}
+
+# check the clients' results against the tables
+sub check_results
+{
+	my ($label, $file, $prefix, $complete) = @_;
+	my $owner = audit($label);
+	my (%seen, %created);
+	my ($wrong, $lines) = (0, 0);
+	open my $fh, '<', $file or die "$file: $!";
+	while (my $line = <$fh>)
+	{
+		chomp $line;
+		my ($kind, $value, $id, $created) = split / /, $line;
+		$lines++;
+		my $key = 'user/' . ($kind eq 'ref' ? 'reference_id' : 'email') . "/$value";
+		if (!defined $owner->{$key} || $owner->{$key} ne $id)
+		{
+			diag("$label: $key was given $id, the table says " . ($owner->{$key} // 'nothing')) if $wrong++ < 5;
+		}
+		$created{$id}++ if $created eq 't';
+	}
+	ok($lines > 1000, "$label: the clients made $lines calls");
+	is($wrong, 0, "$label: every committed call's account is the identifier's account in the tables");
+	is(scalar(grep { $_ > 1 } values %created), 0, "$label: created = true at most once per account");
+	my @run_accounts = do { my %u; grep { !$u{$_}++ } map { $owner->{$_} } grep { m{^user/reference_id/\Q$prefix\E-} } keys %$owner };
+	if ($complete)
+	{
+		is(scalar(grep { !$created{$_} } @run_accounts), 0, "$label: and exactly once for each of the " . scalar(@run_accounts) . ' accounts of the run');
+	}
+	# reference id i and email i belong to one person: never split
+	my $split = 0;
+	for my $key (keys %$owner)
+	{
+		next unless $key =~ m{^user/email/\Q$prefix\E\.(\d+)\@example\.com$};
+		my $ref = $owner->{"user/reference_id/$prefix-$1"};
+		$split++ if defined $ref && $ref ne $owner->{$key};
+	}
+	is($split, 0, "$label: no person split over two accounts");
+}
+
+my $client = dirname(__FILE__) . '/../clients/citus.py';
+my $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
+my $seconds = $ENV{CITUS_SECONDS} // 30;
+
+# 4. 16 clients over three nodes
+my $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_hot.txt";
+my ($stdout, $stderr);
+my $ok = IPC::Run::run([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
+	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'hot';
+				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = 16; delete $ENV{CITUS_RESTART_OK}; });
+diag($stdout);
+diag($stderr) if $stderr;
+ok($ok, "16 clients for ${seconds}s over three nodes: no client error");
+check_results('hot run', $outfile, 'hot', 1);
+
+# 5. a worker restarted during the run
+$outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_restart.txt";
+my $h = IPC::Run::start([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
+	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'rst';
+				  $ENV{CITUS_SECONDS} = 20; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1; });
+sleep 6;
+$workers[1]->stop('immediate');
+sleep 3;
+$workers[1]->start;
+$ok = $h->finish;
+diag($stdout);
+diag($stderr) if $stderr;
+ok($ok, 'a worker restarted during the run: no error other than connection errors');
+like($stdout, qr/retryable 08006/, 'calls through another node for its shards got 08006 (connection failure), not XX000');
+# Citus resolves the prepared transactions of the restarted worker
+my $pending;
+for (1 .. 60)
+{
+	$pending = 0;
+	$pending += $_->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts') for @nodes;
+	last if $pending == 0;
+	sleep 1;
+}
+is($pending, 0, 'no prepared transaction is left on any node');
+check_results('restart run', $outfile, 'rst', 0);
+
+# 6. amcheck on every index of the extension's tables and shards, every node
+$coord->safe_psql('postgres', 'CREATE EXTENSION amcheck');	# Citus creates it on the workers
+for my $node (@nodes)
+{
+	# Citus hides shards from catalog queries unless told otherwise
+	my $checked = $node->safe_psql('postgres', q{
+		SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT count(*) FROM (SELECT bt_index_check(c.oid, true)
+		  FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+		 WHERE c.relnamespace = 'accounts'::regnamespace AND c.relkind = 'i' AND am.amname = 'btree'
+		   AND c.relname ~ '^dist_.*_[0-9]+$') x});
+	ok($checked > 0, $node->name . ": amcheck passes on the $checked btree indexes of its shards");
+}
 
 $_->stop for @nodes;
 done_testing();

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Many clients on a Citus cluster, for test/t/015_citus.pl (issue #15).
+
+CITUS_CONNINFOS (";"-separated, one per node) get CLIENTS threads between
+them, round robin.  For SECONDS each thread runs 1 to 3 calls in autocommit, or
+one in BEGIN ... COMMIT, on a small pool of hot identifiers that are
+new when the run starts (a fresh prefix):
+
+  - find_or_create_account for a reference id (text and composite forms);
+  - find_or_create_accounts for 3 reference ids;
+  - the multi-identifier form for (reference id i, email i), which live on
+    different shards and usually different nodes (two-phase commit);
+  - try_find_or_create_account; find_account; add_identifier(email i) to
+    the account of reference id i.
+
+Reference id i and email i always belong together, so no call may fail:
+every error is reported.  Under CITUS_RESTART_OK=1 (a worker is restarted
+during the run), errors whose SQLSTATE is in class 08 (connection) or
+57P01-57P03 (shutdown, cannot connect now) are counted as retryable and
+the transaction is not counted; anything else is a failure.
+
+Every successful call's results are written to CITUS_OUT as lines
+"ref|email <value> <account_id> <created>"; the TAP test checks them
+against the tables.  Exit status 1 on any failure.
+"""
+import os
+import random
+import sys
+import threading
+import time
+
+import psycopg
+
+CONNINFOS = os.environ["CITUS_CONNINFOS"].split(";")
+CLIENTS = int(os.environ.get("CITUS_CLIENTS", "16"))
+SECONDS = float(os.environ.get("CITUS_SECONDS", "30"))
+PREFIX = os.environ.get("CITUS_PREFIX", "hot")
+OUT = os.environ["CITUS_OUT"]
+RESTART_OK = os.environ.get("CITUS_RESTART_OK") == "1"
+POOL = int(os.environ.get("CITUS_POOL", "300"))
+
+lock = threading.Lock()
+counts = {}
+failures = []
+results = []
+
+
+def note(key, n=1):
+    with lock:
+        counts[key] = counts.get(key, 0) + n
+
+
+def ref(i):
+    # mixed case: routing must follow the normalized form
+    return ("%s-%d" % (PREFIX, i)).upper() if i % 2 else "%s-%d" % (PREFIX, i)
+
+
+def email(i):
+    return "%s.%d@Example.COM" % (PREFIX, i)
+
+
+def norm_ref(i):
+    return ("%s-%d" % (PREFIX, i)).lower()
+
+
+def norm_email(i):
+    return ("%s.%d@example.com" % (PREFIX, i)).lower()
+
+
+def hot(r):
+    # a few hot keys get most calls, so creators collide
+    return r.randrange(POOL // 10) if r.random() < 0.6 else r.randrange(POOL)
+
+
+def op(cur, r, out, autocommit):
+    # the last operation is two calls: autocommit only
+    k = r.randrange(8 if autocommit else 7)
+    i = hot(r)
+    if k in (0, 1):
+        cur.execute("SELECT account_id, created FROM accounts.find_or_create_account('user', 'reference_id', %s)", (ref(i),))
+        a, c = cur.fetchone()
+        out.append(("ref", norm_ref(i), a, c))
+    elif k == 2:
+        cur.execute("SELECT account_id, created FROM accounts.find_or_create_account('user', ROW('reference_id', %s)::accounts.identifier)", (ref(i),))
+        a, c = cur.fetchone()
+        out.append(("ref", norm_ref(i), a, c))
+    elif k == 3:
+        js = [hot(r) for _ in range(3)]
+        cur.execute("SELECT value, account_id, created FROM accounts.find_or_create_accounts('user', 'reference_id', %s)",
+                    ([ref(j) for j in js],))
+        rows = cur.fetchall()
+        if len(rows) != 3:
+            raise AssertionError("bulk returned %d rows" % len(rows))
+        for j, (v, a, c) in zip(js, rows):
+            if v != ref(j):
+                raise AssertionError("bulk row for %s says %s" % (ref(j), v))
+            out.append(("ref", norm_ref(j), a, c))
+    elif k in (4, 5):
+        ids = [("reference_id", ref(i)), ("email", email(i))]
+        r.shuffle(ids)
+        cur.execute("SELECT account_id, created FROM accounts.find_or_create_account('user', ARRAY[ROW(%s, %s), ROW(%s, %s)]::accounts.identifier[])",
+                    (ids[0][0], ids[0][1], ids[1][0], ids[1][1]))
+        a, c = cur.fetchone()
+        out.append(("ref", norm_ref(i), a, c))
+        out.append(("email", norm_email(i), a, False))
+    elif k == 6:
+        cur.execute("SELECT account_id, created, error_code, error_message FROM accounts.try_find_or_create_account('user', 'reference_id', %s)", (ref(i),))
+        a, c, code, msg = cur.fetchone()
+        if code is not None:
+            raise psycopg.errors.lookup(code)(msg) if code != "XX000" else AssertionError(msg)
+        out.append(("ref", norm_ref(i), a, c))
+    else:
+        cur.execute("SELECT account_id, created FROM accounts.find_or_create_account('user', 'reference_id', %s)", (ref(i),))
+        a, c = cur.fetchone()
+        cur.execute("SELECT accounts.add_identifier(%s, 'email', %s)", (a, email(i)))
+        out.append(("ref", norm_ref(i), a, c))
+        out.append(("email", norm_email(i), a, False))
+        cur.execute("SELECT accounts.find_account('user', 'email', %s)", (email(i),))
+        (f,) = cur.fetchone()
+        if f != a:
+            raise AssertionError("find_account(%s) = %s, not %s" % (email(i), f, a))
+
+
+def client(n, deadline):
+    r = random.Random(n)
+    conninfo = CONNINFOS[n % len(CONNINFOS)]
+    conn = None
+    while time.time() < deadline:
+        try:
+            if conn is None or conn.closed:
+                conn = psycopg.connect(conninfo, autocommit=True)
+            out = []
+            if r.random() < 0.5:
+                # one call in BEGIN ... COMMIT (a transaction of several
+                # calls on different keys can deadlock with another that
+                # takes them in the other order, on one node as on many)
+                with conn.transaction():
+                    with conn.cursor() as cur:
+                        op(cur, r, out, False)
+            else:
+                with conn.cursor() as cur:
+                    for _ in range(1 + r.randrange(3)):
+                        op(cur, r, out, True)
+                        with lock:
+                            results.extend(out)
+                        out = []
+            with lock:
+                results.extend(out)
+            note("transactions")
+        except psycopg.Error as e:
+            state = getattr(e, "sqlstate", None) or ""
+            lost = not state and isinstance(e, psycopg.OperationalError)
+            if RESTART_OK and (state.startswith("08") or state in ("57P01", "57P02", "57P03") or lost):
+                note("retryable " + (state or "connection lost"))
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+                conn = None
+                time.sleep(0.2)
+                continue
+            with lock:
+                failures.append("client %d: %s %s" % (n, state, str(e).splitlines()[0] if str(e) else e))
+            try:
+                conn.close()
+            except Exception:
+                pass
+            conn = None
+        except AssertionError as e:
+            with lock:
+                failures.append("client %d: %s" % (n, e))
+
+
+def main():
+    deadline = time.time() + SECONDS
+    threads = [threading.Thread(target=client, args=(n, deadline)) for n in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with open(OUT, "w") as f:
+        for kind, v, a, c in results:
+            f.write("%s %s %s %s\n" % (kind, v, a, "t" if c else "f"))
+    for k in sorted(counts):
+        print("%s: %d" % (k, counts[k]))
+    print("calls recorded: %d" % len(results))
+    for f in failures[:20]:
+        print("FAILURE " + f)
+    print("failures: %d" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
