@@ -209,15 +209,18 @@ run_in_root() {
     rm -rf "$dir/tmp/account"
     mkdir -p "$dir/tmp/account"
     (cd "$ROOT" && tar --exclude=.git -cf - .) | tar -xf - -C "$dir/tmp/account"
-    rm -f "$dir/tmp/account-status" "$dir/tmp/account-bench"
-    touch "$dir/tmp/account-bench" && chmod 666 "$dir/tmp/account-bench"
+    rm -f "$dir/tmp/account-status" "$dir/tmp/account-bench" "$dir/tmp/account-citus-bench"
+    touch "$dir/tmp/account-bench" "$dir/tmp/account-citus-bench"
+    chmod 666 "$dir/tmp/account-bench" "$dir/tmp/account-citus-bench"
     local bench=$BENCH
     [ "$major" = 19 ] && bench=""       # a release candidate: no numbers
     in_root "$dir" env "$@" PG_MAJOR="$major" ACCOUNT_STATUS=/tmp/account-status \
-        BENCH_QUICK="$bench" BENCH_ROW=/tmp/account-bench CHAOS_SECONDS="$CHAOS_SECONDS" \
+        BENCH_QUICK="$bench" BENCH_ROW=/tmp/account-bench CITUS_BENCH_ROW=/tmp/account-citus-bench \
+        CHAOS_SECONDS="$CHAOS_SECONDS" \
         /tmp/account/scripts/test.sh --core >"$RESULTS/test-$major.log" 2>&1 || rc=1
     cat "$dir/tmp/account-status" >>"$RESULTS/status-$major" 2>/dev/null || true
     cat "$dir/tmp/account-bench" >>"$RESULTS/bench-$major" 2>/dev/null || true
+    cat "$dir/tmp/account-citus-bench" >>"$RESULTS/citus-bench" 2>/dev/null || true
     tail -n 40 "$RESULTS/test-$major.log"
     if in_root "$dir" env PG_MAJOR="$major" /tmp/account/scripts/deb.sh --check \
         >"$RESULTS/deb-$major.log" 2>&1; then
@@ -320,6 +323,15 @@ if [ -n "$BENCH" ]; then
     echo "| PostgreSQL | hit µs: ours / floor / peer | hit vs floor | peer slower by | miss µs: ours / ours without journal / floor / peer | miss vs floor: with / without journal | peer slower by | events_since(1000), ms |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
     for major in $MAJORS; do cat "$RESULTS/bench-$major" 2>/dev/null; done
+    if [ -s "$RESULTS/citus-bench" ]; then
+        echo
+        echo "Citus: find_or_create_account through the coordinator of a coordinator and two"
+        echo "workers on this machine, against the Citus floor (distributed INSERT ... ON CONFLICT"
+        echo "DO NOTHING RETURNING + SELECT); ms per call, 4 pgbench clients, medians of 3 rounds:"
+        echo "| PostgreSQL | Citus | miss ms: ours / floor | miss vs floor | hit ms: ours / floor | hit vs floor |"
+        echo "| --- | --- | --- | --- | --- | --- |"
+        cat "$RESULTS/citus-bench"
+    fi
 fi
 echo "(logs in $RESULTS)"
 exit $bad

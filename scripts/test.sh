@@ -95,6 +95,12 @@ run_step tap "TAP tests (test/t/)" installcheck tap
 if [ -n "${BENCH_QUICK:-}" ]; then
     run_step bench "benchmark: hit and miss paths" as_pg env BENCH_QUICK=1 \
         BENCH_ROW="${BENCH_ROW:-}" ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
+    # where Citus is installed (the 17 root of scripts/matrix.sh): through
+    # a coordinator against the Citus floor
+    if [ -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
+        run_step citus_bench "benchmark: find-or-create through a Citus coordinator" as_pg env \
+            CITUS_BENCH_ROW="${CITUS_BENCH_ROW:-}" ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/citus.sh"
+    fi
 fi
 if [ -z "$CORE" ]; then
     run_step meta "PGXN META.json (spec 1.0.0, versions agree)" python3 "$SRC/test/meta/validate.py"

@@ -1483,6 +1483,16 @@ BEGIN
         CONSTRAINT dist_identifiers_pkey PRIMARY KEY (route, value, id_type, account_type));
     CREATE INDEX dist_identifiers_account_id_idx ON accounts.dist_identifiers (account_id);
 
+
+    PERFORM pg_catalog.create_reference_table('accounts.dist_account_types');
+    PERFORM pg_catalog.create_reference_table('accounts.dist_identifier_types');
+    PERFORM pg_catalog.create_distributed_table('accounts.dist_accounts', 'route',
+                                                shard_count := distribute.shard_count,
+                                                colocate_with := 'none');
+    PERFORM pg_catalog.create_distributed_table('accounts.dist_identifiers', 'route',
+                                                colocate_with := 'accounts.dist_accounts');
+    -- the existing rows, through Citus into the shards; the single-node
+    -- tables are left empty (nothing reads them any more)
     INSERT INTO accounts.dist_account_types (name, created_at)
         SELECT t.name, t.created_at FROM accounts.account_types t;
     INSERT INTO accounts.dist_identifier_types (account_type, name, kind, case_sensitive, created_at)
@@ -1496,21 +1506,8 @@ BEGIN
                i.account_type, i.id_type, i.value, i.account_id, i.created_at
           FROM accounts.identifiers i;
     GET DIAGNOSTICS moved = ROW_COUNT;
-
-    PERFORM pg_catalog.create_reference_table('accounts.dist_account_types');
-    PERFORM pg_catalog.create_reference_table('accounts.dist_identifier_types');
-    PERFORM pg_catalog.create_distributed_table('accounts.dist_accounts', 'route',
-                                                shard_count := distribute.shard_count,
-                                                colocate_with := 'none');
-    PERFORM pg_catalog.create_distributed_table('accounts.dist_identifiers', 'route',
-                                                colocate_with := 'accounts.dist_accounts');
-    -- the rows now live in the shards; the local tables are empty shells
-    -- that nothing reads any more
     DELETE FROM accounts.identifiers;
     DELETE FROM accounts.accounts;
-    PERFORM pg_catalog.truncate_local_data_after_distributing_table(t)
-       FROM pg_catalog.unnest(ARRAY['accounts.dist_account_types', 'accounts.dist_identifier_types',
-                                    'accounts.dist_accounts', 'accounts.dist_identifiers']::pg_catalog.regclass[]) t;
     RAISE NOTICE 'accounts distributed over % shards (% identifiers moved)', distribute.shard_count, moved;
 END
 $$;

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""find_or_create_account through a Citus coordinator against the Citus
+floor, for test/bench/citus.sh (which starts the cluster and distributes
+the extension).
+
+The floor is what an application would write by hand on the same
+distributed tables: INSERT ... ON CONFLICT DO NOTHING RETURNING, then a
+SELECT of the row, routed by the same distribution column.  Each variant
+runs under pgbench for SECONDS with CLIENTS clients, alternately, ROUNDS
+times; the table shows the median per-call latency and the median of the
+per-round ratios.  Nothing is asserted.
+"""
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import psycopg
+
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+ROUNDS = 1 if SMOKE else 3
+SECONDS = 1 if SMOKE else 5
+CLIENTS = 4
+HOT = 10_000
+
+FLOOR = """\\set k random(1, {hi})
+\\set r :k % 65536
+INSERT INTO accounts.dist_identifiers AS i (route, account_type, id_type, value, account_id)
+  VALUES (:r, 'floor', 'reference_id', '{p}' || :k, gen_random_uuid()) ON CONFLICT DO NOTHING RETURNING i.account_id;
+SELECT account_id FROM accounts.dist_identifiers
+ WHERE route = :r AND value = '{p}' || :k AND id_type = 'reference_id' AND account_type = 'floor';
+"""
+ACCOUNT = """\\set k random(1, {hi})
+SELECT * FROM accounts.find_or_create_account('user', 'reference_id', '{p}' || :k);
+"""
+VARIANTS = [
+    ("miss", "floor", FLOOR.format(hi=2_000_000_000, p="m")),
+    ("miss", "account", ACCOUNT.format(hi=2_000_000_000, p="m")),
+    ("hit", "floor", FLOOR.format(hi=HOT, p="h")),
+    ("hit", "account", ACCOUNT.format(hi=HOT, p="h")),
+]
+
+
+def log(msg):
+    print(f"-- {msg}", file=sys.stderr, flush=True)
+
+
+def pgbench(script, tmp):
+    path = os.path.join(tmp, "script.sql")
+    with open(path, "w") as f:
+        f.write(script)
+    out = subprocess.run(["pgbench", "-n", "-c", str(CLIENTS), "-j", "2", "-T", str(SECONDS), "-f", path],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("pgbench failed:\n" + out.stdout + out.stderr)
+    m = re.search(r"latency average = ([0-9.]+) ms", out.stdout)
+    return float(m.group(1))
+
+
+def main():
+    conn = psycopg.connect(autocommit=True)
+    version = conn.execute("SHOW server_version").fetchone()[0]
+    citus = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'citus'").fetchone()[0]
+    shards = conn.execute("SELECT shard_count FROM citus_tables WHERE table_name = 'accounts.dist_identifiers'::regclass").fetchone()[0]
+    log(f"loading {HOT} identifiers for the hit path")
+    conn.execute("SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id', "
+                 "ARRAY(SELECT 'h' || g FROM generate_series(1, %s) g))", (HOT,))
+    conn.execute("INSERT INTO accounts.dist_identifiers (route, account_type, id_type, value, account_id) "
+                 "SELECT g %% 65536, 'floor', 'reference_id', 'h' || g, gen_random_uuid() FROM generate_series(1, %s) g", (HOT,))
+    conn.close()
+    lat = {(p, v): [] for p, v, _ in VARIANTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rnd in range(ROUNDS):
+            for p, v, script in VARIANTS:
+                lat[(p, v)].append(pgbench(script, tmp))
+            log(f"round {rnd + 1}: " + ", ".join(f"{p}/{v} {lat[(p, v)][-1]:.3f} ms" for p, v, _ in VARIANTS))
+    rows = []
+    for path in ("miss", "hit"):
+        ratios = [a / f for f, a in zip(lat[(path, "floor")], lat[(path, "account")])]
+        rows.append((path, statistics.median(lat[(path, "floor")]), statistics.median(lat[(path, "account")]),
+                     statistics.median(ratios)))
+    print()
+    print(f"Citus {citus} on PostgreSQL {version}: a coordinator and two workers on one machine "
+          f"({os.cpu_count()} cores, {platform.machine()}), {shards} shards; pgbench through the coordinator, "
+          f"{CLIENTS} clients, {ROUNDS} x {SECONDS} s per variant")
+    print()
+    print("| path | Citus floor (INSERT ON CONFLICT + SELECT) | find_or_create_account | ratio (goal <= 1.5x) |")
+    print("|------|------------------------------------------:|-----------------------:|------:|")
+    for path, f, a, r in rows:
+        print(f"| {path} | {f:.3f} ms | {a:.3f} ms | {r:.2f}x |")
+    row = os.environ.get("CITUS_BENCH_ROW")
+    if row:
+        with open(row, "a") as out:
+            out.write("| %s | %s | %.3f / %.3f | %.2fx | %.3f / %.3f | %.2fx |\n"
+                      % (version.split()[0], citus, rows[0][2], rows[0][1], rows[0][3], rows[1][2], rows[1][1], rows[1][3]))
+
+
+if __name__ == "__main__":
+    main()
