@@ -2,8 +2,8 @@
 -- distributed path).  Nothing changes on a database without Citus.
 \echo Use "ALTER EXTENSION account UPDATE TO '1.5'" to load this file. \quit
 
--- the registry functions, get_account() and find_accounts() learn the
--- distributed path (accounts.is_distributed(), below)
+-- the registry, lifecycle and reading functions learn the distributed path
+-- (accounts.is_distributed(), below)
 CREATE OR REPLACE FUNCTION accounts.create_account_type(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -122,6 +122,418 @@ BEGIN
                                    pg_catalog.jsonb_build_object('name', create_identifier_type.name,
                                                                  'kind', create_identifier_type.kind,
                                                                  'case_sensitive', create_identifier_type.case_sensitive));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.remove_identifier(account_id uuid, id_type text, value text)
+    RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    acc_type text;
+    norm text;
+BEGIN
+    distributed := accounts.is_distributed();
+    IF remove_identifier.account_id IS NULL THEN
+        RAISE EXCEPTION 'argument "account_id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF remove_identifier.id_type IS NULL THEN
+        RAISE EXCEPTION 'argument "id_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF remove_identifier.value IS NULL THEN
+        RAISE EXCEPTION 'argument "value" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_remove_identifier(remove_identifier.account_id, remove_identifier.id_type,
+                                               remove_identifier.value);
+    END IF;
+    UPDATE accounts.accounts a SET id = a.id
+     WHERE a.id OPERATOR(pg_catalog.=) remove_identifier.account_id
+    RETURNING a.account_type INTO acc_type;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', remove_identifier.account_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Look accounts up with accounts.find_account().';
+    END IF;
+    norm := accounts.normalize_identifier(acc_type::pg_catalog.text,
+                                          remove_identifier.id_type::pg_catalog.text,
+                                          remove_identifier.value::pg_catalog.text);
+    IF NOT EXISTS (SELECT 1 FROM accounts.identifiers i
+                    WHERE i.value OPERATOR(pg_catalog.=) norm
+                      AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
+                      AND i.account_type OPERATOR(pg_catalog.=) acc_type
+                      AND i.account_id OPERATOR(pg_catalog.=) remove_identifier.account_id) THEN
+        RETURN false;
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM accounts.identifiers i
+         WHERE i.account_id OPERATOR(pg_catalog.=) remove_identifier.account_id) OPERATOR(pg_catalog.<=) 1 THEN
+        RAISE EXCEPTION 'cannot remove the last identifier of account %', remove_identifier.account_id
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'An account always has at least one identifier.',
+                  HINT = pg_catalog.format('Delete the account instead: DELETE FROM accounts.accounts WHERE id = %L.',
+                                           remove_identifier.account_id);
+    END IF;
+    DELETE FROM accounts.identifiers i
+     WHERE i.value OPERATOR(pg_catalog.=) norm
+       AND i.id_type OPERATOR(pg_catalog.=) remove_identifier.id_type
+       AND i.account_type OPERATOR(pg_catalog.=) acc_type;
+    PERFORM accounts.journal_event(remove_identifier.account_id, acc_type,
+                                   'identifier.removed'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('id_type', remove_identifier.id_type,
+                                                                 'value', norm));
+    RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.resolve_account(id uuid) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    cur uuid := resolve_account.id;
+    st accounts.account_status;
+    nxt uuid;
+BEGIN
+    distributed := accounts.is_distributed();
+    IF cur IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_resolve_account(cur);
+    END IF;
+    -- a chain is at most as long as the number of merges; the bound only
+    -- guards against rows written around the extension
+    FOR hop IN 1..100000 LOOP
+        SELECT a.status, a.merged_into INTO st, nxt
+          FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) cur;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        IF st OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status OR nxt IS NULL THEN
+            RETURN cur;
+        END IF;
+        cur := nxt;
+    END LOOP;
+    RAISE EXCEPTION 'the merges starting at account % form a cycle', resolve_account.id
+        USING ERRCODE = 'data_corrupted',
+              HINT = 'accounts.accounts was changed outside the extension; fix merged_into by hand.';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.merge_accounts("into" uuid, sources uuid[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    srcs uuid[];
+    ids uuid[];
+    missing uuid;
+    t record;
+    into_type text;
+    new_tags text[] COLLATE "C";
+    moved integer;
+BEGIN
+    distributed := accounts.is_distributed();
+    IF merge_accounts."into" IS NULL THEN
+        RAISE EXCEPTION 'argument "into" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account that survives.';
+    END IF;
+    IF merge_accounts.sources IS NULL THEN
+        RAISE EXCEPTION 'argument "sources" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the ids of the accounts to merge into it.';
+    END IF;
+    IF pg_catalog.cardinality(merge_accounts.sources) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'argument "sources" is empty' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass at least one account to merge.';
+    END IF;
+    IF pg_catalog.array_ndims(merge_accounts.sources) OPERATOR(pg_catalog.>) 1 THEN
+        RAISE EXCEPTION 'argument "sources" must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a uuid[] like ARRAY[a, b].';
+    END IF;
+    IF pg_catalog.array_position(merge_accounts.sources, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'argument "sources[%]" must not be null', pg_catalog.array_position(merge_accounts.sources, NULL)
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the ids of the accounts to merge, without NULLs.';
+    END IF;
+    srcs := ARRAY(SELECT DISTINCT s FROM pg_catalog.unnest(merge_accounts.sources) s ORDER BY 1);
+    IF pg_catalog.cardinality(srcs) OPERATOR(pg_catalog.>) 100 THEN
+        RAISE EXCEPTION '% source accounts are more than one merge takes', pg_catalog.cardinality(srcs)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Merge at most 100 accounts at once; merge the rest in further calls.';
+    END IF;
+    IF merge_accounts."into" OPERATOR(pg_catalog.=) ANY (srcs) THEN
+        RAISE EXCEPTION 'cannot merge account % into itself', merge_accounts."into"
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Remove it from "sources".';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_merge_accounts(merge_accounts."into", srcs);
+    END IF;
+    ids := srcs OPERATOR(pg_catalog.||) merge_accounts."into";
+
+    -- every row, in id order, in one statement (see THE ACCOUNT LIFECYCLE)
+    PERFORM 1 FROM accounts.accounts a
+     WHERE a.id OPERATOR(pg_catalog.=) ANY (ids)
+     ORDER BY a.id
+       FOR UPDATE;
+
+    SELECT x INTO missing FROM pg_catalog.unnest(ids) x
+     WHERE NOT EXISTS (SELECT 1 FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) x)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', missing
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    SELECT a.account_type::text AS account_type, a.status, a.merged_into INTO t
+      FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) merge_accounts."into";
+    into_type := t.account_type;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it was merged into account %', merge_accounts."into", t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Merge into the surviving account %s instead.', accounts.resolve_account(merge_accounts."into"));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it is redacted', merge_accounts."into"
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account takes no new identifiers; merge into another account.';
+    END IF;
+    FOR t IN SELECT a.id, a.account_type::text AS account_type, a.status, a.merged_into
+               FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) ANY (srcs) ORDER BY a.id
+    LOOP
+        IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+            RAISE EXCEPTION 'account % was already merged into account %', t.id, t.merged_into
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'An account is merged only once.',
+                      HINT = pg_catalog.format('Its identifiers are on account %s now; leave it out of "sources".',
+                                               accounts.resolve_account(t.id));
+        END IF;
+        IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+            RAISE EXCEPTION 'cannot merge account %: it is redacted', t.id
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Leave redacted accounts out of "sources".';
+        END IF;
+        IF t.account_type OPERATOR(pg_catalog.<>) into_type THEN
+            RAISE EXCEPTION 'cannot merge account % of type "%" into account % of type "%"',
+                            t.id, t.account_type, merge_accounts."into", into_type
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Only accounts of one account type can be merged.';
+        END IF;
+    END LOOP;
+    SELECT ARRAY(SELECT DISTINCT tag FROM accounts.accounts a, pg_catalog.unnest(a.tags) tag
+                  WHERE a.id OPERATOR(pg_catalog.=) ANY (ids) ORDER BY 1) INTO new_tags;
+    IF pg_catalog.cardinality(new_tags) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'the merged account would have % tags', pg_catalog.cardinality(new_tags)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+
+    PERFORM accounts.check_unseen_identifiers(srcs);
+    UPDATE accounts.identifiers i SET account_id = merge_accounts."into"
+     WHERE i.account_id OPERATOR(pg_catalog.=) ANY (srcs);
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    UPDATE accounts.accounts a
+       SET status = 'merged', merged_into = merge_accounts."into", updated_at = pg_catalog.now()
+     WHERE a.id OPERATOR(pg_catalog.=) ANY (srcs);
+    UPDATE accounts.accounts a SET tags = new_tags, updated_at = pg_catalog.now()
+     WHERE a.id OPERATOR(pg_catalog.=) merge_accounts."into";
+    PERFORM accounts.repoint_assigned(merge_accounts."into", srcs);
+    FOR i IN 1..pg_catalog.cardinality(srcs) LOOP
+        PERFORM accounts.journal_event(srcs[i], into_type, 'account.merged'::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('into', merge_accounts."into"));
+    END LOOP;
+    RETURN moved;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.redact_account(id uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    t record;
+    erased integer;
+    acc_type text;
+BEGIN
+    distributed := accounts.is_distributed();
+    IF redact_account.id IS NULL THEN
+        RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account to redact.';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_redact_account(redact_account.id);
+    END IF;
+    SELECT a.status, a.merged_into INTO t
+      FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) redact_account.id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', redact_account.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', redact_account.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A merged account holds no identifiers.',
+                  HINT = pg_catalog.format('Redact the surviving account %s instead.', accounts.resolve_account(redact_account.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RETURN 0;
+    END IF;
+    PERFORM accounts.check_unseen_identifiers(ARRAY[redact_account.id]);
+    DELETE FROM accounts.identifiers i
+     WHERE i.account_id OPERATOR(pg_catalog.=) redact_account.id
+       AND i.id_type OPERATOR(pg_catalog.<>) 'reference_id';
+    GET DIAGNOSTICS erased = ROW_COUNT;
+    UPDATE accounts.accounts a
+       SET status = 'redacted', redacted_at = pg_catalog.now(), updated_at = pg_catalog.now()
+     WHERE a.id OPERATOR(pg_catalog.=) redact_account.id
+    RETURNING a.account_type INTO acc_type;
+    -- the erased values in its earlier events, and in those of the
+    -- accounts merged into it (whose identifiers it held)
+    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
+     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (ARRAY(
+               WITH RECURSIVE m(id) AS (
+                   SELECT redact_account.id
+                   UNION
+                   SELECT a.id FROM accounts.accounts a, m
+                    WHERE a.merged_into OPERATOR(pg_catalog.=) m.id)
+               SELECT m.id FROM m))
+       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
+       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+    PERFORM accounts.journal_event(redact_account.id, acc_type, 'account.redacted'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('identifiers_erased', erased));
+    RETURN erased;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.set_account_status(id uuid, archived boolean) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    t record;
+    target accounts.account_status := CASE WHEN set_account_status.archived THEN 'archived' ELSE 'active' END;
+    acc_type text;
+BEGIN
+    distributed := accounts.is_distributed();
+    IF set_account_status.id IS NULL THEN
+        RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_set_account_status(set_account_status.id, set_account_status.archived);
+    END IF;
+    SELECT a.status, a.merged_into INTO t
+      FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) set_account_status.id
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', set_account_status.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', set_account_status.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Use the surviving account %s instead.', accounts.resolve_account(set_account_status.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % is redacted', set_account_status.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account is neither archived nor restored.';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) target THEN
+        RETURN false;
+    END IF;
+    UPDATE accounts.accounts a SET status = target, updated_at = pg_catalog.now()
+     WHERE a.id OPERATOR(pg_catalog.=) set_account_status.id
+    RETURNING a.account_type INTO acc_type;
+    PERFORM accounts.journal_event(set_account_status.id, acc_type,
+                                   CASE WHEN set_account_status.archived THEN 'account.archived'
+                                        ELSE 'account.restored' END::pg_catalog.text,
+                                   '{}'::jsonb);
+    RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.change_tags(id uuid, tags text[], add boolean) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    t record;
+    norm text[] COLLATE "C";
+    result text[] COLLATE "C";
+BEGIN
+    distributed := accounts.is_distributed();
+    IF change_tags.id IS NULL THEN
+        RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
+    END IF;
+    norm := accounts.normalize_tags(change_tags.tags);
+    IF distributed THEN
+        RETURN accounts.dist_change_tags(change_tags.id, norm, change_tags.add);
+    END IF;
+    SELECT a.status, a.merged_into, a.tags, a.account_type::pg_catalog.text AS account_type INTO t
+      FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) change_tags.id
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', change_tags.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', change_tags.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Tag the surviving account %s instead.', accounts.resolve_account(change_tags.id));
+    END IF;
+    IF change_tags.add THEN
+        result := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(t.tags OPERATOR(pg_catalog.||) norm) x ORDER BY 1);
+    ELSE
+        result := ARRAY(SELECT x FROM pg_catalog.unnest(t.tags) x
+                         WHERE x OPERATOR(pg_catalog.<>) ALL (norm) ORDER BY 1);
+    END IF;
+    IF pg_catalog.cardinality(result) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'account % would have % tags', change_tags.id, pg_catalog.cardinality(result)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+    IF result OPERATOR(pg_catalog.<>) t.tags THEN
+        UPDATE accounts.accounts a SET tags = result, updated_at = pg_catalog.now()
+         WHERE a.id OPERATOR(pg_catalog.=) change_tags.id;
+        PERFORM accounts.journal_event(change_tags.id, t.account_type,
+                                       CASE WHEN change_tags.add THEN 'account.tagged'
+                                            ELSE 'account.untagged' END::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('tags', ARRAY(
+                                           SELECT x FROM pg_catalog.unnest(
+                                               CASE WHEN change_tags.add THEN result ELSE t.tags END) x
+                                            WHERE x OPERATOR(pg_catalog.<>) ALL (
+                                               CASE WHEN change_tags.add THEN t.tags ELSE result END)
+                                            ORDER BY 1)));
+    END IF;
+    RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.accounts_with_tag(type text, tag text) RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    norm text COLLATE "C";
+BEGIN
+    distributed := accounts.is_distributed();
+    IF accounts_with_tag.type IS NULL THEN
+        RAISE EXCEPTION 'argument "type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type and a tag.';
+    END IF;
+    IF accounts_with_tag.tag IS NULL THEN
+        RAISE EXCEPTION 'argument "tag" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type and a tag.';
+    END IF;
+    norm := (accounts.normalize_tags(ARRAY[accounts_with_tag.tag]))[1];
+    IF distributed THEN
+        RETURN QUERY SELECT * FROM accounts.dist_accounts_with_tag(accounts_with_tag.type, norm);
+        RETURN;
+    END IF;
+    -- the partial GIN index accounts_tags_idx: its predicate is repeated
+    RETURN QUERY
+        SELECT a.id FROM accounts.accounts a
+         WHERE a.tags OPERATOR(pg_catalog.@>) ARRAY[norm]
+           AND a.tags OPERATOR(pg_catalog.<>) '{}'::text[]
+           AND a.account_type OPERATOR(pg_catalog.=) accounts_with_tag.type
+           AND a.status OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status
+         ORDER BY a.id;
 END
 $$;
 
@@ -626,6 +1038,10 @@ DECLARE
     mine_route integer[] := '{}';
     mine_type text[] := '{}';
     mine_norm text[] := '{}';
+    owners uuid[];
+    locked uuid[] := '{}';
+    missing integer;
+    settled boolean;
     e record;
 BEGIN
     IF dist_find_or_create_account.type IS NULL OR dist_find_or_create_account.identifiers IS NULL THEN
@@ -663,21 +1079,60 @@ BEGIN
         ids_route := ids_route OPERATOR(pg_catalog.||) k.route;
         ids_norm := ids_norm OPERATOR(pg_catalog.||) k.value_norm;
     END LOOP;
-    -- probe every key (one router query each)
-    FOR i IN 1 .. n LOOP
-        SELECT i2.account_id INTO owner FROM accounts.dist_identifiers i2
-         WHERE i2.route OPERATOR(pg_catalog.=) ids_route[i] AND i2.value OPERATOR(pg_catalog.=) ids_norm[i]
-           AND i2.id_type OPERATOR(pg_catalog.=) ids_type[i]
-           AND i2.account_type OPERATOR(pg_catalog.=) dist_find_or_create_account.type;
-        IF FOUND THEN
-            IF target IS NULL THEN
-                target := owner;
-            ELSIF target OPERATOR(pg_catalog.<>) owner THEN
-                PERFORM accounts.dist_split(dist_find_or_create_account.type, target, owner);
+    -- probe every key (one router query each), then lock the owners FOR
+    -- KEY SHARE in id order and probe again: a locked account cannot be
+    -- merged (a merge takes FOR UPDATE), so once every owner a probe finds
+    -- is locked, what it found stays true.  An owner merged before we
+    -- locked it has had its identifiers moved: the next probe finds the
+    -- survivor, which gets locked in turn.
+    settled := false;
+    FOR attempt IN 1 .. 10 LOOP
+        owners := '{}';
+        missing := 0;
+        FOR i IN 1 .. n LOOP
+            SELECT i2.account_id INTO owner FROM accounts.dist_identifiers i2
+             WHERE i2.route OPERATOR(pg_catalog.=) ids_route[i] AND i2.value OPERATOR(pg_catalog.=) ids_norm[i]
+               AND i2.id_type OPERATOR(pg_catalog.=) ids_type[i]
+               AND i2.account_type OPERATOR(pg_catalog.=) dist_find_or_create_account.type;
+            IF NOT FOUND THEN
+                missing := missing OPERATOR(pg_catalog.+) 1;
+            ELSIF owner OPERATOR(pg_catalog.<>) ALL (owners) THEN
+                owners := owners OPERATOR(pg_catalog.||) owner;
             END IF;
+        END LOOP;
+        owners := ARRAY(SELECT x FROM pg_catalog.unnest(owners) x ORDER BY 1);
+        IF owners OPERATOR(pg_catalog.<@) locked THEN
+            settled := true;
+            EXIT;
         END IF;
+        FOR i IN 1 .. pg_catalog.cardinality(owners) LOOP
+            CONTINUE WHEN owners[i] OPERATOR(pg_catalog.=) ANY (locked);
+            PERFORM 1 FROM accounts.dist_accounts a
+             WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(owners[i])
+               AND a.id OPERATOR(pg_catalog.=) owners[i]
+               FOR KEY SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'an identifier belongs to account %, which does not exist', owners[i]
+                    USING ERRCODE = 'foreign_key_violation',
+                          HINT = 'accounts.dist_identifiers was changed outside the extension.';
+            END IF;
+            locked := locked OPERATOR(pg_catalog.||) owners[i];
+        END LOOP;
     END LOOP;
-    IF target IS NOT NULL THEN
+    IF NOT settled THEN
+        RAISE EXCEPTION 'could not serialize access due to concurrent merges of the accounts of these identifiers'
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
+    END IF;
+    IF pg_catalog.cardinality(owners) OPERATOR(pg_catalog.>) 1 THEN
+        PERFORM accounts.dist_split(dist_find_or_create_account.type, owners[1], owners[2]);
+    END IF;
+    IF pg_catalog.cardinality(owners) OPERATOR(pg_catalog.=) 1 THEN
+        target := owners[1];
+        IF missing OPERATOR(pg_catalog.=) 0 THEN
+            account_id := target;
+            created := false;
+            RETURN;
+        END IF;
         PERFORM accounts.dist_lock_attachable(target);
     ELSE
         new_id := accounts.new_account_id(ids_route[1]);
@@ -928,6 +1383,339 @@ BEGIN
 END
 $$;
 
+/*
+ * The lifecycle on a distributed cluster.  The same row locks as on one
+ * node (THE ACCOUNT LIFECYCLE), each taken by a router statement on the
+ * account's own shard: attaching holds FOR KEY SHARE, merge and redaction
+ * FOR UPDATE, archive, restore and tags FOR NO KEY UPDATE, and a merge
+ * locks its accounts one by one in id order.  The statements after a lock
+ * run on each worker with a fresh READ COMMITTED snapshot, so they see
+ * every attach that finished before the lock was granted.  Under
+ * REPEATABLE READ a worker's snapshot may be older than the lock, and
+ * there is no cluster-wide way to check for attaches it cannot see
+ * (check_unseen_identifiers is per node): merge and redaction refuse it
+ * (0A000) instead of leaving an identifier behind.
+ */
+CREATE FUNCTION accounts.dist_read_committed(what text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        RAISE EXCEPTION '% runs under READ COMMITTED on a distributed cluster', dist_read_committed.what
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'REPEATABLE READ holds per node on Citus, so identifiers attached concurrently on other nodes could be missed.',
+                  HINT = 'Call it in a READ COMMITTED transaction.';
+    END IF;
+END
+$$;
+
+/* An account row, locked in its shard with the given strength. */
+CREATE FUNCTION accounts.dist_lock_account(id uuid, strength text,
+        OUT account_type text, OUT status accounts.account_status, OUT merged_into uuid,
+        OUT tags text[])
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF dist_lock_account.strength OPERATOR(pg_catalog.=) 'update' THEN
+        SELECT a.account_type, a.status, a.merged_into, a.tags
+          INTO account_type, status, merged_into, tags
+          FROM accounts.dist_accounts a
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_lock_account.id)
+           AND a.id OPERATOR(pg_catalog.=) dist_lock_account.id
+           FOR UPDATE;
+    ELSE
+        SELECT a.account_type, a.status, a.merged_into, a.tags
+          INTO account_type, status, merged_into, tags
+          FROM accounts.dist_accounts a
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_lock_account.id)
+           AND a.id OPERATOR(pg_catalog.=) dist_lock_account.id
+           FOR NO KEY UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', dist_lock_account.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION accounts.dist_resolve_account(id uuid) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cur uuid := dist_resolve_account.id;
+    st accounts.account_status;
+    nxt uuid;
+BEGIN
+    FOR hop IN 1..100000 LOOP
+        SELECT a.status, a.merged_into INTO st, nxt
+          FROM accounts.dist_accounts a
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(cur)
+           AND a.id OPERATOR(pg_catalog.=) cur;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        IF st OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status OR nxt IS NULL THEN
+            RETURN cur;
+        END IF;
+        cur := nxt;
+    END LOOP;
+    RAISE EXCEPTION 'the merges starting at account % form a cycle', dist_resolve_account.id
+        USING ERRCODE = 'data_corrupted',
+              HINT = 'accounts.dist_accounts was changed outside the extension; fix merged_into by hand.';
+END
+$$;
+
+CREATE FUNCTION accounts.dist_set_account_status(id uuid, archived boolean) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    target accounts.account_status := CASE WHEN dist_set_account_status.archived THEN 'archived' ELSE 'active' END;
+BEGIN
+    t := accounts.dist_lock_account(dist_set_account_status.id, 'no key update');
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', dist_set_account_status.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Use the surviving account %s instead.', accounts.dist_resolve_account(dist_set_account_status.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % is redacted', dist_set_account_status.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account is neither archived nor restored.';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) target THEN
+        RETURN false;
+    END IF;
+    UPDATE accounts.dist_accounts a SET status = target, updated_at = pg_catalog.now()
+     WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_set_account_status.id)
+       AND a.id OPERATOR(pg_catalog.=) dist_set_account_status.id;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION accounts.dist_change_tags(id uuid, norm text[], add boolean) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    result text[] COLLATE "C";
+BEGIN
+    t := accounts.dist_lock_account(dist_change_tags.id, 'no key update');
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', dist_change_tags.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Tag the surviving account %s instead.', accounts.dist_resolve_account(dist_change_tags.id));
+    END IF;
+    IF dist_change_tags.add THEN
+        result := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(t.tags OPERATOR(pg_catalog.||) dist_change_tags.norm) x ORDER BY 1);
+    ELSE
+        result := ARRAY(SELECT x FROM pg_catalog.unnest(t.tags) x
+                         WHERE x OPERATOR(pg_catalog.<>) ALL (dist_change_tags.norm) ORDER BY 1);
+    END IF;
+    IF pg_catalog.cardinality(result) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'account % would have % tags', dist_change_tags.id, pg_catalog.cardinality(result)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+    IF result OPERATOR(pg_catalog.<>) t.tags THEN
+        UPDATE accounts.dist_accounts a SET tags = result, updated_at = pg_catalog.now()
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_change_tags.id)
+           AND a.id OPERATOR(pg_catalog.=) dist_change_tags.id;
+    END IF;
+    RETURN result;
+END
+$$;
+
+/* Every shard: a scan per shard (no tag index on the distributed table). */
+CREATE FUNCTION accounts.dist_accounts_with_tag(type text, norm text) RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT a.id FROM accounts.dist_accounts a
+         WHERE a.tags OPERATOR(pg_catalog.@>) ARRAY[dist_accounts_with_tag.norm]::text[]
+           AND a.account_type OPERATOR(pg_catalog.=) dist_accounts_with_tag.type
+           AND a.status OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status
+         ORDER BY a.id;
+END
+$$;
+
+/*
+ * Detach an identifier.  The account row FOR NO KEY UPDATE serializes
+ * removals from one account (the last identifier is never removed), and
+ * waits for a merge or redaction of it.
+ */
+CREATE FUNCTION accounts.dist_remove_identifier(account_id uuid, id_type text, value text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    k record;
+BEGIN
+    t := accounts.dist_lock_account(dist_remove_identifier.account_id, 'no key update');
+    k := accounts.dist_key(t.account_type, dist_remove_identifier.id_type, dist_remove_identifier.value);
+    PERFORM 1 FROM accounts.dist_identifiers i
+     WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
+       AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
+       AND i.account_type OPERATOR(pg_catalog.=) t.account_type
+       AND i.account_id OPERATOR(pg_catalog.=) dist_remove_identifier.account_id;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM accounts.dist_identifiers i
+         WHERE i.account_id OPERATOR(pg_catalog.=) dist_remove_identifier.account_id) OPERATOR(pg_catalog.<=) 1 THEN
+        RAISE EXCEPTION 'cannot remove the last identifier of account %', dist_remove_identifier.account_id
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'An account always has at least one identifier.',
+                  HINT = 'Keep the account, or merge it into another one.';
+    END IF;
+    DELETE FROM accounts.dist_identifiers i
+     WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
+       AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
+       AND i.account_type OPERATOR(pg_catalog.=) t.account_type;
+    RETURN true;
+END
+$$;
+
+/*
+ * Redaction: FOR UPDATE on the account (attaches in progress finish first;
+ * later ones wait and then see it redacted), then its identifiers other
+ * than reference ids are found on every shard and deleted one by one on
+ * their own shard.
+ */
+CREATE FUNCTION accounts.dist_redact_account(id uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    r record;
+    erased integer := 0;
+BEGIN
+    PERFORM accounts.dist_read_committed('redact_account()');
+    t := accounts.dist_lock_account(dist_redact_account.id, 'update');
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', dist_redact_account.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A merged account holds no identifiers.',
+                  HINT = pg_catalog.format('Redact the surviving account %s instead.', accounts.dist_resolve_account(dist_redact_account.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RETURN 0;
+    END IF;
+    FOR r IN SELECT i.route, i.value, i.id_type, i.account_type FROM accounts.dist_identifiers i
+              WHERE i.account_id OPERATOR(pg_catalog.=) dist_redact_account.id
+                AND i.id_type OPERATOR(pg_catalog.<>) 'reference_id'
+              ORDER BY i.route, i.value, i.id_type LOOP
+        DELETE FROM accounts.dist_identifiers i
+         WHERE i.route OPERATOR(pg_catalog.=) r.route AND i.value OPERATOR(pg_catalog.=) r.value
+           AND i.id_type OPERATOR(pg_catalog.=) r.id_type AND i.account_type OPERATOR(pg_catalog.=) r.account_type;
+        erased := erased OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    UPDATE accounts.dist_accounts a
+       SET status = 'redacted', redacted_at = pg_catalog.now(), updated_at = pg_catalog.now()
+     WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_redact_account.id)
+       AND a.id OPERATOR(pg_catalog.=) dist_redact_account.id;
+    RETURN erased;
+END
+$$;
+
+/*
+ * Merge: every account FOR UPDATE, one by one in id order (two merges over
+ * the same accounts never wait for each other in a circle), the checks of
+ * one node, then the sources' identifiers are found on every shard and
+ * moved one by one on their own shard, the sources marked merged, the tags
+ * united, and the trigger-managed rows re-pointed (repoint_assigned(), as
+ * each table's owner).  srcs is sorted and without duplicates.
+ */
+CREATE FUNCTION accounts.dist_merge_accounts("into" uuid, srcs uuid[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ids uuid[];
+    rows jsonb := '{}';
+    t record;
+    r record;
+    into_type text;
+    new_tags text[] COLLATE "C" := '{}';
+    moved integer := 0;
+BEGIN
+    PERFORM accounts.dist_read_committed('merge_accounts()');
+    ids := ARRAY(SELECT x FROM pg_catalog.unnest(dist_merge_accounts.srcs OPERATOR(pg_catalog.||) dist_merge_accounts."into") x ORDER BY 1);
+    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
+        t := accounts.dist_lock_account(ids[i], 'update');
+        rows := rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(ids[i]::text, pg_catalog.to_jsonb(t));
+        new_tags := new_tags OPERATOR(pg_catalog.||) t.tags;
+    END LOOP;
+    SELECT * INTO t FROM pg_catalog.jsonb_to_record(rows OPERATOR(pg_catalog.->) dist_merge_accounts."into"::text)
+        AS x(account_type text, status accounts.account_status, merged_into uuid);
+    into_type := t.account_type;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it was merged into account %', dist_merge_accounts."into", t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Merge into the surviving account %s instead.', accounts.dist_resolve_account(dist_merge_accounts."into"));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it is redacted', dist_merge_accounts."into"
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account takes no new identifiers; merge into another account.';
+    END IF;
+    FOR i IN 1 .. pg_catalog.cardinality(dist_merge_accounts.srcs) LOOP
+        SELECT * INTO t FROM pg_catalog.jsonb_to_record(rows OPERATOR(pg_catalog.->) dist_merge_accounts.srcs[i]::text)
+            AS x(account_type text, status accounts.account_status, merged_into uuid);
+        IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+            RAISE EXCEPTION 'account % was already merged into account %', dist_merge_accounts.srcs[i], t.merged_into
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'An account is merged only once.',
+                      HINT = pg_catalog.format('Its identifiers are on account %s now; leave it out of "sources".',
+                                               accounts.dist_resolve_account(dist_merge_accounts.srcs[i]));
+        END IF;
+        IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+            RAISE EXCEPTION 'cannot merge account %: it is redacted', dist_merge_accounts.srcs[i]
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Leave redacted accounts out of "sources".';
+        END IF;
+        IF t.account_type OPERATOR(pg_catalog.<>) into_type THEN
+            RAISE EXCEPTION 'cannot merge account % of type "%" into account % of type "%"',
+                            dist_merge_accounts.srcs[i], t.account_type, dist_merge_accounts."into", into_type
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Only accounts of one account type can be merged.';
+        END IF;
+    END LOOP;
+    new_tags := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(new_tags) x ORDER BY 1);
+    IF pg_catalog.cardinality(new_tags) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'the merged account would have % tags', pg_catalog.cardinality(new_tags)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+    FOR r IN SELECT i.route, i.value, i.id_type, i.account_type FROM accounts.dist_identifiers i
+              WHERE i.account_id OPERATOR(pg_catalog.=) ANY (dist_merge_accounts.srcs)
+              ORDER BY i.route, i.value, i.id_type LOOP
+        UPDATE accounts.dist_identifiers i SET account_id = dist_merge_accounts."into"
+         WHERE i.route OPERATOR(pg_catalog.=) r.route AND i.value OPERATOR(pg_catalog.=) r.value
+           AND i.id_type OPERATOR(pg_catalog.=) r.id_type AND i.account_type OPERATOR(pg_catalog.=) r.account_type;
+        moved := moved OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    FOR i IN 1 .. pg_catalog.cardinality(dist_merge_accounts.srcs) LOOP
+        UPDATE accounts.dist_accounts a
+           SET status = 'merged', merged_into = dist_merge_accounts."into", updated_at = pg_catalog.now()
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_merge_accounts.srcs[i])
+           AND a.id OPERATOR(pg_catalog.=) dist_merge_accounts.srcs[i];
+    END LOOP;
+    UPDATE accounts.dist_accounts a SET tags = new_tags, updated_at = pg_catalog.now()
+     WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_merge_accounts."into")
+       AND a.id OPERATOR(pg_catalog.=) dist_merge_accounts."into";
+    PERFORM accounts.repoint_assigned(dist_merge_accounts."into", dist_merge_accounts.srcs);
+    RETURN moved;
+END
+$$;
+
 REVOKE ALL ON FUNCTION accounts.identifier_route(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.account_route(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.new_account_id(integer) FROM PUBLIC;
@@ -948,3 +1736,12 @@ REVOKE ALL ON FUNCTION accounts.dist_add_identifier(uuid, text, text) FROM PUBLI
 REVOKE ALL ON FUNCTION accounts.dist_try_find_or_create_account(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_try_find_or_create_account(text, accounts.identifier) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_get_account(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_read_committed(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_lock_account(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_resolve_account(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_set_account_status(uuid, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_change_tags(uuid, text[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_accounts_with_tag(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_remove_identifier(uuid, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_redact_account(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_merge_accounts(uuid, uuid[]) FROM PUBLIC;

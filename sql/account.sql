@@ -618,10 +618,11 @@ CREATE FUNCTION accounts.remove_identifier(account_id uuid, id_type text, value 
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    distributed boolean;
     acc_type text;
     norm text;
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF remove_identifier.account_id IS NULL THEN
         RAISE EXCEPTION 'argument "account_id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
@@ -630,6 +631,10 @@ BEGIN
     END IF;
     IF remove_identifier.value IS NULL THEN
         RAISE EXCEPTION 'argument "value" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_remove_identifier(remove_identifier.account_id, remove_identifier.id_type,
+                                               remove_identifier.value);
     END IF;
     UPDATE accounts.accounts a SET id = a.id
      WHERE a.id OPERATOR(pg_catalog.=) remove_identifier.account_id
@@ -727,13 +732,17 @@ CREATE FUNCTION accounts.resolve_account(id uuid) RETURNS uuid
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    distributed boolean;
     cur uuid := resolve_account.id;
     st accounts.account_status;
     nxt uuid;
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF cur IS NULL THEN
         RETURN NULL;
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_resolve_account(cur);
     END IF;
     -- a chain is at most as long as the number of merges; the bound only
     -- guards against rows written around the extension
@@ -761,6 +770,7 @@ CREATE FUNCTION accounts.merge_accounts("into" uuid, sources uuid[]) RETURNS int
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    distributed boolean;
     srcs uuid[];
     ids uuid[];
     missing uuid;
@@ -769,7 +779,7 @@ DECLARE
     new_tags text[] COLLATE "C";
     moved integer;
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF merge_accounts."into" IS NULL THEN
         RAISE EXCEPTION 'argument "into" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account that survives.';
     END IF;
@@ -794,6 +804,9 @@ BEGIN
     IF merge_accounts."into" OPERATOR(pg_catalog.=) ANY (srcs) THEN
         RAISE EXCEPTION 'cannot merge account % into itself', merge_accounts."into"
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Remove it from "sources".';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_merge_accounts(merge_accounts."into", srcs);
     END IF;
     ids := srcs OPERATOR(pg_catalog.||) merge_accounts."into";
 
@@ -877,13 +890,17 @@ CREATE FUNCTION accounts.redact_account(id uuid) RETURNS integer
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    distributed boolean;
     t record;
     erased integer;
     acc_type text;
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF redact_account.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account to redact.';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_redact_account(redact_account.id);
     END IF;
     SELECT a.status, a.merged_into INTO t
       FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) redact_account.id
@@ -936,13 +953,17 @@ CREATE FUNCTION accounts.set_account_status(id uuid, archived boolean) RETURNS b
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    distributed boolean;
     t record;
     target accounts.account_status := CASE WHEN set_account_status.archived THEN 'archived' ELSE 'active' END;
     acc_type text;
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF set_account_status.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_set_account_status(set_account_status.id, set_account_status.archived);
     END IF;
     SELECT a.status, a.merged_into INTO t
       FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) set_account_status.id
@@ -1029,15 +1050,19 @@ CREATE FUNCTION accounts.change_tags(id uuid, tags text[], add boolean) RETURNS 
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    distributed boolean;
     t record;
     norm text[] COLLATE "C";
     result text[] COLLATE "C";
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF change_tags.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
     END IF;
     norm := accounts.normalize_tags(change_tags.tags);
+    IF distributed THEN
+        RETURN accounts.dist_change_tags(change_tags.id, norm, change_tags.add);
+    END IF;
     SELECT a.status, a.merged_into, a.tags, a.account_type::pg_catalog.text AS account_type INTO t
       FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) change_tags.id
        FOR NO KEY UPDATE;
@@ -1098,9 +1123,10 @@ CREATE FUNCTION accounts.accounts_with_tag(type text, tag text) RETURNS SETOF uu
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    distributed boolean;
     norm text COLLATE "C";
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF accounts_with_tag.type IS NULL THEN
         RAISE EXCEPTION 'argument "type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type and a tag.';
     END IF;
@@ -1108,6 +1134,10 @@ BEGIN
         RAISE EXCEPTION 'argument "tag" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type and a tag.';
     END IF;
     norm := (accounts.normalize_tags(ARRAY[accounts_with_tag.tag]))[1];
+    IF distributed THEN
+        RETURN QUERY SELECT * FROM accounts.dist_accounts_with_tag(accounts_with_tag.type, norm);
+        RETURN;
+    END IF;
     -- the partial GIN index accounts_tags_idx: its predicate is repeated
     RETURN QUERY
         SELECT a.id FROM accounts.accounts a
@@ -1777,6 +1807,10 @@ DECLARE
     mine_route integer[] := '{}';
     mine_type text[] := '{}';
     mine_norm text[] := '{}';
+    owners uuid[];
+    locked uuid[] := '{}';
+    missing integer;
+    settled boolean;
     e record;
 BEGIN
     IF dist_find_or_create_account.type IS NULL OR dist_find_or_create_account.identifiers IS NULL THEN
@@ -1814,21 +1848,60 @@ BEGIN
         ids_route := ids_route OPERATOR(pg_catalog.||) k.route;
         ids_norm := ids_norm OPERATOR(pg_catalog.||) k.value_norm;
     END LOOP;
-    -- probe every key (one router query each)
-    FOR i IN 1 .. n LOOP
-        SELECT i2.account_id INTO owner FROM accounts.dist_identifiers i2
-         WHERE i2.route OPERATOR(pg_catalog.=) ids_route[i] AND i2.value OPERATOR(pg_catalog.=) ids_norm[i]
-           AND i2.id_type OPERATOR(pg_catalog.=) ids_type[i]
-           AND i2.account_type OPERATOR(pg_catalog.=) dist_find_or_create_account.type;
-        IF FOUND THEN
-            IF target IS NULL THEN
-                target := owner;
-            ELSIF target OPERATOR(pg_catalog.<>) owner THEN
-                PERFORM accounts.dist_split(dist_find_or_create_account.type, target, owner);
+    -- probe every key (one router query each), then lock the owners FOR
+    -- KEY SHARE in id order and probe again: a locked account cannot be
+    -- merged (a merge takes FOR UPDATE), so once every owner a probe finds
+    -- is locked, what it found stays true.  An owner merged before we
+    -- locked it has had its identifiers moved: the next probe finds the
+    -- survivor, which gets locked in turn.
+    settled := false;
+    FOR attempt IN 1 .. 10 LOOP
+        owners := '{}';
+        missing := 0;
+        FOR i IN 1 .. n LOOP
+            SELECT i2.account_id INTO owner FROM accounts.dist_identifiers i2
+             WHERE i2.route OPERATOR(pg_catalog.=) ids_route[i] AND i2.value OPERATOR(pg_catalog.=) ids_norm[i]
+               AND i2.id_type OPERATOR(pg_catalog.=) ids_type[i]
+               AND i2.account_type OPERATOR(pg_catalog.=) dist_find_or_create_account.type;
+            IF NOT FOUND THEN
+                missing := missing OPERATOR(pg_catalog.+) 1;
+            ELSIF owner OPERATOR(pg_catalog.<>) ALL (owners) THEN
+                owners := owners OPERATOR(pg_catalog.||) owner;
             END IF;
+        END LOOP;
+        owners := ARRAY(SELECT x FROM pg_catalog.unnest(owners) x ORDER BY 1);
+        IF owners OPERATOR(pg_catalog.<@) locked THEN
+            settled := true;
+            EXIT;
         END IF;
+        FOR i IN 1 .. pg_catalog.cardinality(owners) LOOP
+            CONTINUE WHEN owners[i] OPERATOR(pg_catalog.=) ANY (locked);
+            PERFORM 1 FROM accounts.dist_accounts a
+             WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(owners[i])
+               AND a.id OPERATOR(pg_catalog.=) owners[i]
+               FOR KEY SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'an identifier belongs to account %, which does not exist', owners[i]
+                    USING ERRCODE = 'foreign_key_violation',
+                          HINT = 'accounts.dist_identifiers was changed outside the extension.';
+            END IF;
+            locked := locked OPERATOR(pg_catalog.||) owners[i];
+        END LOOP;
     END LOOP;
-    IF target IS NOT NULL THEN
+    IF NOT settled THEN
+        RAISE EXCEPTION 'could not serialize access due to concurrent merges of the accounts of these identifiers'
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
+    END IF;
+    IF pg_catalog.cardinality(owners) OPERATOR(pg_catalog.>) 1 THEN
+        PERFORM accounts.dist_split(dist_find_or_create_account.type, owners[1], owners[2]);
+    END IF;
+    IF pg_catalog.cardinality(owners) OPERATOR(pg_catalog.=) 1 THEN
+        target := owners[1];
+        IF missing OPERATOR(pg_catalog.=) 0 THEN
+            account_id := target;
+            created := false;
+            RETURN;
+        END IF;
         PERFORM accounts.dist_lock_attachable(target);
     ELSE
         new_id := accounts.new_account_id(ids_route[1]);
@@ -2080,6 +2153,339 @@ END
 $$;
 
 /*
+ * The lifecycle on a distributed cluster.  The same row locks as on one
+ * node (THE ACCOUNT LIFECYCLE), each taken by a router statement on the
+ * account's own shard: attaching holds FOR KEY SHARE, merge and redaction
+ * FOR UPDATE, archive, restore and tags FOR NO KEY UPDATE, and a merge
+ * locks its accounts one by one in id order.  The statements after a lock
+ * run on each worker with a fresh READ COMMITTED snapshot, so they see
+ * every attach that finished before the lock was granted.  Under
+ * REPEATABLE READ a worker's snapshot may be older than the lock, and
+ * there is no cluster-wide way to check for attaches it cannot see
+ * (check_unseen_identifiers is per node): merge and redaction refuse it
+ * (0A000) instead of leaving an identifier behind.
+ */
+CREATE FUNCTION accounts.dist_read_committed(what text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        RAISE EXCEPTION '% runs under READ COMMITTED on a distributed cluster', dist_read_committed.what
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'REPEATABLE READ holds per node on Citus, so identifiers attached concurrently on other nodes could be missed.',
+                  HINT = 'Call it in a READ COMMITTED transaction.';
+    END IF;
+END
+$$;
+
+/* An account row, locked in its shard with the given strength. */
+CREATE FUNCTION accounts.dist_lock_account(id uuid, strength text,
+        OUT account_type text, OUT status accounts.account_status, OUT merged_into uuid,
+        OUT tags text[])
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF dist_lock_account.strength OPERATOR(pg_catalog.=) 'update' THEN
+        SELECT a.account_type, a.status, a.merged_into, a.tags
+          INTO account_type, status, merged_into, tags
+          FROM accounts.dist_accounts a
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_lock_account.id)
+           AND a.id OPERATOR(pg_catalog.=) dist_lock_account.id
+           FOR UPDATE;
+    ELSE
+        SELECT a.account_type, a.status, a.merged_into, a.tags
+          INTO account_type, status, merged_into, tags
+          FROM accounts.dist_accounts a
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_lock_account.id)
+           AND a.id OPERATOR(pg_catalog.=) dist_lock_account.id
+           FOR NO KEY UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', dist_lock_account.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION accounts.dist_resolve_account(id uuid) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cur uuid := dist_resolve_account.id;
+    st accounts.account_status;
+    nxt uuid;
+BEGIN
+    FOR hop IN 1..100000 LOOP
+        SELECT a.status, a.merged_into INTO st, nxt
+          FROM accounts.dist_accounts a
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(cur)
+           AND a.id OPERATOR(pg_catalog.=) cur;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        IF st OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status OR nxt IS NULL THEN
+            RETURN cur;
+        END IF;
+        cur := nxt;
+    END LOOP;
+    RAISE EXCEPTION 'the merges starting at account % form a cycle', dist_resolve_account.id
+        USING ERRCODE = 'data_corrupted',
+              HINT = 'accounts.dist_accounts was changed outside the extension; fix merged_into by hand.';
+END
+$$;
+
+CREATE FUNCTION accounts.dist_set_account_status(id uuid, archived boolean) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    target accounts.account_status := CASE WHEN dist_set_account_status.archived THEN 'archived' ELSE 'active' END;
+BEGIN
+    t := accounts.dist_lock_account(dist_set_account_status.id, 'no key update');
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', dist_set_account_status.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Use the surviving account %s instead.', accounts.dist_resolve_account(dist_set_account_status.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % is redacted', dist_set_account_status.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account is neither archived nor restored.';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) target THEN
+        RETURN false;
+    END IF;
+    UPDATE accounts.dist_accounts a SET status = target, updated_at = pg_catalog.now()
+     WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_set_account_status.id)
+       AND a.id OPERATOR(pg_catalog.=) dist_set_account_status.id;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION accounts.dist_change_tags(id uuid, norm text[], add boolean) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    result text[] COLLATE "C";
+BEGIN
+    t := accounts.dist_lock_account(dist_change_tags.id, 'no key update');
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', dist_change_tags.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Tag the surviving account %s instead.', accounts.dist_resolve_account(dist_change_tags.id));
+    END IF;
+    IF dist_change_tags.add THEN
+        result := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(t.tags OPERATOR(pg_catalog.||) dist_change_tags.norm) x ORDER BY 1);
+    ELSE
+        result := ARRAY(SELECT x FROM pg_catalog.unnest(t.tags) x
+                         WHERE x OPERATOR(pg_catalog.<>) ALL (dist_change_tags.norm) ORDER BY 1);
+    END IF;
+    IF pg_catalog.cardinality(result) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'account % would have % tags', dist_change_tags.id, pg_catalog.cardinality(result)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+    IF result OPERATOR(pg_catalog.<>) t.tags THEN
+        UPDATE accounts.dist_accounts a SET tags = result, updated_at = pg_catalog.now()
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_change_tags.id)
+           AND a.id OPERATOR(pg_catalog.=) dist_change_tags.id;
+    END IF;
+    RETURN result;
+END
+$$;
+
+/* Every shard: a scan per shard (no tag index on the distributed table). */
+CREATE FUNCTION accounts.dist_accounts_with_tag(type text, norm text) RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT a.id FROM accounts.dist_accounts a
+         WHERE a.tags OPERATOR(pg_catalog.@>) ARRAY[dist_accounts_with_tag.norm]::text[]
+           AND a.account_type OPERATOR(pg_catalog.=) dist_accounts_with_tag.type
+           AND a.status OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status
+         ORDER BY a.id;
+END
+$$;
+
+/*
+ * Detach an identifier.  The account row FOR NO KEY UPDATE serializes
+ * removals from one account (the last identifier is never removed), and
+ * waits for a merge or redaction of it.
+ */
+CREATE FUNCTION accounts.dist_remove_identifier(account_id uuid, id_type text, value text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    k record;
+BEGIN
+    t := accounts.dist_lock_account(dist_remove_identifier.account_id, 'no key update');
+    k := accounts.dist_key(t.account_type, dist_remove_identifier.id_type, dist_remove_identifier.value);
+    PERFORM 1 FROM accounts.dist_identifiers i
+     WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
+       AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
+       AND i.account_type OPERATOR(pg_catalog.=) t.account_type
+       AND i.account_id OPERATOR(pg_catalog.=) dist_remove_identifier.account_id;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM accounts.dist_identifiers i
+         WHERE i.account_id OPERATOR(pg_catalog.=) dist_remove_identifier.account_id) OPERATOR(pg_catalog.<=) 1 THEN
+        RAISE EXCEPTION 'cannot remove the last identifier of account %', dist_remove_identifier.account_id
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'An account always has at least one identifier.',
+                  HINT = 'Keep the account, or merge it into another one.';
+    END IF;
+    DELETE FROM accounts.dist_identifiers i
+     WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
+       AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
+       AND i.account_type OPERATOR(pg_catalog.=) t.account_type;
+    RETURN true;
+END
+$$;
+
+/*
+ * Redaction: FOR UPDATE on the account (attaches in progress finish first;
+ * later ones wait and then see it redacted), then its identifiers other
+ * than reference ids are found on every shard and deleted one by one on
+ * their own shard.
+ */
+CREATE FUNCTION accounts.dist_redact_account(id uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    r record;
+    erased integer := 0;
+BEGIN
+    PERFORM accounts.dist_read_committed('redact_account()');
+    t := accounts.dist_lock_account(dist_redact_account.id, 'update');
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', dist_redact_account.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A merged account holds no identifiers.',
+                  HINT = pg_catalog.format('Redact the surviving account %s instead.', accounts.dist_resolve_account(dist_redact_account.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RETURN 0;
+    END IF;
+    FOR r IN SELECT i.route, i.value, i.id_type, i.account_type FROM accounts.dist_identifiers i
+              WHERE i.account_id OPERATOR(pg_catalog.=) dist_redact_account.id
+                AND i.id_type OPERATOR(pg_catalog.<>) 'reference_id'
+              ORDER BY i.route, i.value, i.id_type LOOP
+        DELETE FROM accounts.dist_identifiers i
+         WHERE i.route OPERATOR(pg_catalog.=) r.route AND i.value OPERATOR(pg_catalog.=) r.value
+           AND i.id_type OPERATOR(pg_catalog.=) r.id_type AND i.account_type OPERATOR(pg_catalog.=) r.account_type;
+        erased := erased OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    UPDATE accounts.dist_accounts a
+       SET status = 'redacted', redacted_at = pg_catalog.now(), updated_at = pg_catalog.now()
+     WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_redact_account.id)
+       AND a.id OPERATOR(pg_catalog.=) dist_redact_account.id;
+    RETURN erased;
+END
+$$;
+
+/*
+ * Merge: every account FOR UPDATE, one by one in id order (two merges over
+ * the same accounts never wait for each other in a circle), the checks of
+ * one node, then the sources' identifiers are found on every shard and
+ * moved one by one on their own shard, the sources marked merged, the tags
+ * united, and the trigger-managed rows re-pointed (repoint_assigned(), as
+ * each table's owner).  srcs is sorted and without duplicates.
+ */
+CREATE FUNCTION accounts.dist_merge_accounts("into" uuid, srcs uuid[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ids uuid[];
+    rows jsonb := '{}';
+    t record;
+    r record;
+    into_type text;
+    new_tags text[] COLLATE "C" := '{}';
+    moved integer := 0;
+BEGIN
+    PERFORM accounts.dist_read_committed('merge_accounts()');
+    ids := ARRAY(SELECT x FROM pg_catalog.unnest(dist_merge_accounts.srcs OPERATOR(pg_catalog.||) dist_merge_accounts."into") x ORDER BY 1);
+    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
+        t := accounts.dist_lock_account(ids[i], 'update');
+        rows := rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(ids[i]::text, pg_catalog.to_jsonb(t));
+        new_tags := new_tags OPERATOR(pg_catalog.||) t.tags;
+    END LOOP;
+    SELECT * INTO t FROM pg_catalog.jsonb_to_record(rows OPERATOR(pg_catalog.->) dist_merge_accounts."into"::text)
+        AS x(account_type text, status accounts.account_status, merged_into uuid);
+    into_type := t.account_type;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it was merged into account %', dist_merge_accounts."into", t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Merge into the surviving account %s instead.', accounts.dist_resolve_account(dist_merge_accounts."into"));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it is redacted', dist_merge_accounts."into"
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account takes no new identifiers; merge into another account.';
+    END IF;
+    FOR i IN 1 .. pg_catalog.cardinality(dist_merge_accounts.srcs) LOOP
+        SELECT * INTO t FROM pg_catalog.jsonb_to_record(rows OPERATOR(pg_catalog.->) dist_merge_accounts.srcs[i]::text)
+            AS x(account_type text, status accounts.account_status, merged_into uuid);
+        IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+            RAISE EXCEPTION 'account % was already merged into account %', dist_merge_accounts.srcs[i], t.merged_into
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'An account is merged only once.',
+                      HINT = pg_catalog.format('Its identifiers are on account %s now; leave it out of "sources".',
+                                               accounts.dist_resolve_account(dist_merge_accounts.srcs[i]));
+        END IF;
+        IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+            RAISE EXCEPTION 'cannot merge account %: it is redacted', dist_merge_accounts.srcs[i]
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Leave redacted accounts out of "sources".';
+        END IF;
+        IF t.account_type OPERATOR(pg_catalog.<>) into_type THEN
+            RAISE EXCEPTION 'cannot merge account % of type "%" into account % of type "%"',
+                            dist_merge_accounts.srcs[i], t.account_type, dist_merge_accounts."into", into_type
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Only accounts of one account type can be merged.';
+        END IF;
+    END LOOP;
+    new_tags := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(new_tags) x ORDER BY 1);
+    IF pg_catalog.cardinality(new_tags) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'the merged account would have % tags', pg_catalog.cardinality(new_tags)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+    FOR r IN SELECT i.route, i.value, i.id_type, i.account_type FROM accounts.dist_identifiers i
+              WHERE i.account_id OPERATOR(pg_catalog.=) ANY (dist_merge_accounts.srcs)
+              ORDER BY i.route, i.value, i.id_type LOOP
+        UPDATE accounts.dist_identifiers i SET account_id = dist_merge_accounts."into"
+         WHERE i.route OPERATOR(pg_catalog.=) r.route AND i.value OPERATOR(pg_catalog.=) r.value
+           AND i.id_type OPERATOR(pg_catalog.=) r.id_type AND i.account_type OPERATOR(pg_catalog.=) r.account_type;
+        moved := moved OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    FOR i IN 1 .. pg_catalog.cardinality(dist_merge_accounts.srcs) LOOP
+        UPDATE accounts.dist_accounts a
+           SET status = 'merged', merged_into = dist_merge_accounts."into", updated_at = pg_catalog.now()
+         WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_merge_accounts.srcs[i])
+           AND a.id OPERATOR(pg_catalog.=) dist_merge_accounts.srcs[i];
+    END LOOP;
+    UPDATE accounts.dist_accounts a SET tags = new_tags, updated_at = pg_catalog.now()
+     WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_merge_accounts."into")
+       AND a.id OPERATOR(pg_catalog.=) dist_merge_accounts."into";
+    PERFORM accounts.repoint_assigned(dist_merge_accounts."into", dist_merge_accounts.srcs);
+    RETURN moved;
+END
+$$;
+
+/*
  * The shape check of src/catalog.c, at the end of any DDL command that can
  * change a table: ALTER TABLE accounts.accounts ADD COLUMN ..., a trigger,
  * a CHECK or deferrable constraint, a rule or row security on the tables
@@ -2167,3 +2573,12 @@ REVOKE ALL ON FUNCTION accounts.dist_add_identifier(uuid, text, text) FROM PUBLI
 REVOKE ALL ON FUNCTION accounts.dist_try_find_or_create_account(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_try_find_or_create_account(text, accounts.identifier) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_get_account(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_read_committed(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_lock_account(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_resolve_account(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_set_account_status(uuid, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_change_tags(uuid, text[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_accounts_with_tag(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_remove_identifier(uuid, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_redact_account(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_merge_accounts(uuid, uuid[]) FROM PUBLIC;

@@ -135,6 +135,7 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 	int			save_sec;
 	SPITupleTable *triggers;
 	uint64		ntriggers;
+	bool		distributed;
 
 	if (PG_ARGISNULL(0))
 		call_null_error("into", "Pass the surviving account's id.");
@@ -146,17 +147,36 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 
-	/* only what merge_accounts() did: every source merged into into */
+	/*
+	 * only what merge_accounts() did: every source merged into into.  On a
+	 * distributed cluster the rows are in accounts.dist_accounts, the
+	 * target's found by its route (catalog.c, THE CITUS GUARD).
+	 */
+	distributed = catalog_check_node();
 	args[0] = UUIDPGetDatum(into);
 	args[1] = PointerGetDatum(sources);
-	if (SPI_execute_with_args("SELECT a.account_type::pg_catalog.text,"
-							  " (SELECT pg_catalog.count(*) FROM accounts.accounts s"
-							  "   WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)"
-							  "     AND s.status OPERATOR(pg_catalog.<>) 'merged') AS unmerged,"
-							  " (SELECT pg_catalog.count(*) FROM accounts.accounts s"
-							  "   WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)"
-							  "     AND s.merged_into OPERATOR(pg_catalog.=) $1) AS merged"
-							  "  FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) $1",
+	if (SPI_execute_with_args(distributed ?
+							  "SELECT a.account_type::pg_catalog.text FROM accounts.dist_accounts a"
+							  " WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route($1)"
+							  "   AND a.id OPERATOR(pg_catalog.=) $1" :
+							  "SELECT a.account_type::pg_catalog.text FROM accounts.accounts a"
+							  " WHERE a.id OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("account %s does not exist",
+						lookup_uuid_text(into)),
+				 errhint("Call accounts.merge_accounts(), which calls this function.")));
+	account_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (SPI_execute_with_args(distributed ?
+							  "SELECT pg_catalog.count(*) FILTER (WHERE s.status OPERATOR(pg_catalog.<>) 'merged'),"
+							  "       pg_catalog.count(*) FILTER (WHERE s.merged_into OPERATOR(pg_catalog.=) $1)"
+							  "  FROM accounts.dist_accounts s WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)" :
+							  "SELECT pg_catalog.count(*) FILTER (WHERE s.status OPERATOR(pg_catalog.<>) 'merged'),"
+							  "       pg_catalog.count(*) FILTER (WHERE s.merged_into OPERATOR(pg_catalog.=) $1)"
+							  "  FROM accounts.accounts s WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed");
 	{
@@ -164,15 +184,8 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 		int64		unmerged,
 					merged;
 
-		if (SPI_processed != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("account %s does not exist",
-							lookup_uuid_text(into)),
-					 errhint("Call accounts.merge_accounts(), which calls this function.")));
-		account_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		unmerged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		merged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		unmerged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		merged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (unmerged > 0 || merged == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

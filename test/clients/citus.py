@@ -19,6 +19,10 @@ during the run), errors whose SQLSTATE is in class 08 (connection) or
 57P01-57P03 (shutdown, cannot connect now) are counted as retryable and
 the transaction is not counted; anything else is a failure.
 
+Under CITUS_LIFECYCLE=1 three calls in ten are merges of two hot accounts,
+redactions, archives, restores, tags and removals instead, and the
+SQLSTATEs of LIFECYCLE_EXPECTED are counted, not failures.
+
 Every successful call's results are written to CITUS_OUT as lines
 "ref|email <value> <account_id> <created>"; the TAP test checks them
 against the tables.  Exit status 1 on any failure.
@@ -37,6 +41,13 @@ SECONDS = float(os.environ.get("CITUS_SECONDS", "30"))
 PREFIX = os.environ.get("CITUS_PREFIX", "hot")
 OUT = os.environ["CITUS_OUT"]
 RESTART_OK = os.environ.get("CITUS_RESTART_OK") == "1"
+LIFECYCLE = os.environ.get("CITUS_LIFECYCLE") == "1"
+# what a correct application gets under the lifecycle mix, and handles
+LIFECYCLE_EXPECTED = {
+    "55000": "merged or redacted account",
+    "2BP01": "the last identifier",
+    "40P01": "deadlock (merge against attach, across nodes)",
+}
 POOL = int(os.environ.get("CITUS_POOL", "300"))
 
 lock = threading.Lock()
@@ -121,6 +132,35 @@ def op(cur, r, out, autocommit):
             raise AssertionError("find_account(%s) = %s, not %s" % (email(i), f, a))
 
 
+def lifecycle_op(cur, r):
+    """A merge, redaction, archive, restore, tag or removal on the hot pool."""
+    k = r.randrange(10)
+    i, j = hot(r), hot(r)
+    cur.execute("SELECT accounts.find_account('user', 'reference_id', %s)", (ref(i),))
+    (a,) = cur.fetchone()
+    if a is None:
+        return
+    if k < 4:
+        cur.execute("SELECT accounts.find_account('user', 'reference_id', %s)", (ref(j),))
+        (b,) = cur.fetchone()
+        if b is not None and b != a:
+            cur.execute("SELECT accounts.merge_accounts(%s, ARRAY[%s]::uuid[])", (a, b))
+    elif k == 4:
+        if r.random() < 0.2:
+            cur.execute("SELECT accounts.redact_account(%s)", (a,))
+    elif k == 5:
+        cur.execute("SELECT accounts.archive_account(%s)", (a,))
+    elif k == 6:
+        cur.execute("SELECT accounts.restore_account(%s)", (a,))
+    elif k == 7:
+        cur.execute("SELECT accounts.tag_account(%s, ARRAY[%s])", (a, 't%d' % r.randrange(5)))
+    elif k == 8:
+        cur.execute("SELECT accounts.untag_account(%s, ARRAY[%s])", (a, 't%d' % r.randrange(5)))
+    else:
+        cur.execute("SELECT accounts.remove_identifier(%s, 'email', %s)", (a, email(i)))
+    note("lifecycle calls")
+
+
 def client(n, deadline):
     r = random.Random(n)
     conninfo = CONNINFOS[n % len(CONNINFOS)]
@@ -140,6 +180,9 @@ def client(n, deadline):
             else:
                 with conn.cursor() as cur:
                     for _ in range(1 + r.randrange(3)):
+                        if LIFECYCLE and r.random() < 0.3:
+                            lifecycle_op(cur, r)
+                            continue
                         op(cur, r, out, True)
                         with lock:
                             results.extend(out)
@@ -158,6 +201,9 @@ def client(n, deadline):
                     pass
                 conn = None
                 time.sleep(0.2)
+                continue
+            if LIFECYCLE and state in LIFECYCLE_EXPECTED:
+                note("expected " + state)
                 continue
             with lock:
                 failures.append("client %d: %s %s" % (n, state, str(e).splitlines()[0] if str(e) else e))

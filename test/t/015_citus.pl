@@ -17,7 +17,10 @@
 #      every row on the shard its route names;
 #   5. the same while a worker is restarted: only connection errors, for
 #      the calls that needed it, and everything committed survives;
-#   6. amcheck on every shard index of every node.
+#   6. the lifecycle mixed in under load (merges, redactions, archives,
+#      tags, removals): no identifier on a merged account, only reference
+#      ids on redacted ones, no broken merge chain;
+#   7. amcheck on every shard index of every node.
 use strict;
 use warnings;
 
@@ -226,11 +229,45 @@ for my $node (@nodes)
 	}
 	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nBEGIN READ ONLY; SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'ro_$n')");
 	like($err, qr/25006: cannot create an account/, "$n: a read-only transaction: 25006");
-	for my $c (grep { $_->[0] =~ /^(merge_accounts|redact_account|tag_account|drop_identifier_type|drop_account_type|remove_identifier|events_since)$/ } @calls)
+	for my $c (grep { $_->[0] =~ /^(drop_identifier_type|drop_account_type|events_since)$/ } @calls)
 	{
 		($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . $c->[1]);
 		like($err, qr/0A000: .* does not run on a distributed cluster yet/, "$n: $c->[0] refuses with 0A000");
 	}
+
+	# the lifecycle
+	is($node->safe_psql('postgres', qq{SELECT accounts.tag_account('$id', ARRAY['VIP', ' gold '])}), '{gold,vip}', "$n: tag_account");
+	is($node->safe_psql('postgres', qq{SELECT '$id' IN (SELECT accounts.accounts_with_tag('user', 'vip'))}), 't', "$n: accounts_with_tag");
+	is($node->safe_psql('postgres', qq{SELECT accounts.untag_account('$id', ARRAY['gold'])}), '{vip}', "$n: untag_account");
+	is($node->safe_psql('postgres', qq{SELECT accounts.archive_account('$id') || ' ' || accounts.archive_account('$id')}), 'true false', "$n: archive_account, twice");
+	is($node->safe_psql('postgres', qq{SELECT status FROM accounts.get_account('$id')}), 'archived', "$n: get_account shows it archived");
+	is($node->safe_psql('postgres', qq{SELECT account_id = '$id' AND NOT created FROM accounts.find_or_create_account('user', 'reference_id', 'new_$n')}),
+		't', "$n: an archived account is still found");
+	is($node->safe_psql('postgres', qq{SELECT accounts.restore_account('$id')}), 't', "$n: restore_account");
+	is($node->safe_psql('postgres', qq{SELECT accounts.remove_identifier('$id', 'email', 'ADD_$n\@example.com') || ' ' || accounts.remove_identifier('$id', 'email', 'add_$n\@example.com')}),
+		'true false', "$n: remove_identifier, twice");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.remove_identifier('$id', 'reference_id', 'new_$n')});
+	like($err, qr/2BP01: cannot remove the last identifier/, "$n: remove_identifier of the last one: 2BP01");
+	my ($ma, $mb) = map { $node->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('user',
+		ARRAY[ROW('reference_id', '${_}_$n'), ROW('email', '${_}_$n\@example.com')]::accounts.identifier[])}) } ('ma', 'mb');
+	$node->safe_psql('postgres', qq{SELECT accounts.tag_account('$mb', ARRAY['from_b'])});
+	is($node->safe_psql('postgres', qq{SELECT accounts.merge_accounts('$ma', ARRAY['$mb']::uuid[])}), '2', "$n: merge_accounts moves two identifiers");
+	is($node->safe_psql('postgres', qq{SELECT accounts.resolve_account('$mb') = '$ma' AND accounts.find_account('user', 'email', 'mb_$n\@example.com') = '$ma'}),
+		't', "$n: the source resolves to the target, which has its identifiers");
+	is($node->safe_psql('postgres', qq{SELECT status || ' ' || merged_into || ' ' || cardinality(identifiers) FROM accounts.get_account('$mb')}),
+		"merged $ma 0", "$n: the source is merged and empty");
+	is($node->safe_psql('postgres', qq{SELECT tags FROM accounts.get_account('$ma')}), '{from_b}', "$n: the tags went along");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.merge_accounts('$ma', ARRAY['$mb']::uuid[])});
+	like($err, qr/55000: account $mb was already merged/, "$n: merging it again: 55000");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.add_identifier('$mb', 'email', 'late_$n\@example.com')});
+	like($err, qr/55000: account $mb was merged into account $ma/, "$n: attaching to the merged account: 55000");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nBEGIN ISOLATION LEVEL REPEATABLE READ;\n" . qq{SELECT accounts.merge_accounts('$id', ARRAY['$ma']::uuid[])});
+	like($err, qr/0A000: merge_accounts\(\) runs under READ COMMITTED on a distributed cluster/, "$n: merge under REPEATABLE READ: 0A000");
+	is($node->safe_psql('postgres', qq{SELECT accounts.redact_account('$ma') || ' ' || accounts.redact_account('$ma')}), '2 0', "$n: redact_account erases the emails, then nothing");
+	is($node->safe_psql('postgres', qq{SELECT status || ' ' || identifiers::text FROM accounts.get_account('$ma')}),
+		qq{redacted {"(reference_id,ma_$n)","(reference_id,mb_$n)"}}, "$n: a redacted account keeps its reference ids");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.add_identifier('$ma', 'email', 'again_$n\@example.com')});
+	like($err, qr/55000: account $ma is redacted/, "$n: attaching to the redacted account: 55000");
 }
 # registry changes (reference tables: every node sees them at once)
 $coord->safe_psql('postgres', q{SELECT accounts.create_account_type('customer')});
@@ -245,6 +282,14 @@ like($err, qr/42710: account type "customer" already exists/, 'create_account_ty
 $coord->safe_psql('postgres', q{INSERT INTO inquiries VALUES (1, 'NEW_worker1'), (2, 'trig_1'), (3, NULL)});
 is($coord->safe_psql('postgres', q{SELECT string_agg(coalesce((account_id = accounts.find_account('user', 'reference_id', coalesce(ref, 'x')))::text, 'null'), ' ' ORDER BY id) FROM inquiries}),
 	'true true null', 'assign_account() sets the account (and NULL for a NULL source)');
+# a merge re-points the rows assign_account() manages (a local table of the
+# coordinator, where the merge runs), as the table's owner
+$coord->safe_psql('postgres', q{INSERT INTO inquiries VALUES (10, 'rp_a'), (11, 'rp_b')});
+$coord->safe_psql('postgres', q{SELECT accounts.merge_accounts(accounts.find_account('user', 'reference_id', 'rp_a'),
+	ARRAY[accounts.find_account('user', 'reference_id', 'rp_b')])});
+is($coord->safe_psql('postgres', q{SELECT count(DISTINCT account_id) || ' ' || bool_and(account_id = accounts.find_account('user', 'reference_id', 'rp_a'))
+	FROM inquiries WHERE id IN (10, 11)}), '1 true', 'merge_accounts re-points the trigger-managed rows');
+
 # nothing ever went to the single-node tables after distribute()
 for my $node (@nodes)
 {
@@ -257,29 +302,44 @@ for my $node (@nodes)
 sub audit
 {
 	my ($label) = @_;
-	my %account;
+	my (%account, %status, %merged_into);
 	my $bad = 0;
-	for my $line (split /\n/, $coord->safe_psql('postgres', q{SELECT id || ' ' || (route = accounts.account_route(id)) FROM accounts.dist_accounts}))
+	for my $line (split /\n/, $coord->safe_psql('postgres', q{SELECT id, route = accounts.account_route(id), status, coalesce(merged_into::text, '-')
+			FROM accounts.dist_accounts}, extra_params => [ '-F', ' ', '-A' ]))
 	{
-		my ($id, $ok) = split / /, $line;
-		$bad++ if $ok ne 'true';
+		my ($id, $ok, $status, $into) = split / /, $line;
+		$bad++ if $ok ne 't';
 		$bad++ if $account{$id}++;
+		$status{$id} = $status;
+		$merged_into{$id} = $into;
 	}
 	is($bad, 0, "$label: every account is unique and on its route's shard");
 	my (%owner, %has);
-	my ($dangling, $misrouted) = (0, 0);
+	my ($dangling, $misrouted, $on_merged, $on_redacted) = (0, 0, 0, 0);
 	for my $line (split /\n/, $coord->safe_psql('postgres', q{SELECT account_type || '/' || id_type || '/' || value, account_id,
 			route = accounts.identifier_route(account_type, id_type, value) FROM accounts.dist_identifiers}, extra_params => [ '-F', ' ', '-A' ]))
 	{
 		my ($key, $id, $ok) = split / /, $line;
 		$misrouted++ if $ok ne 't';
 		$dangling++ if !$account{$id};
+		$on_merged++ if ($status{$id} // '') eq 'merged';
+		$on_redacted++ if ($status{$id} // '') eq 'redacted' && $key !~ m{^[^/]+/reference_id/};
 		$owner{$key} = $id;
 		$has{$id}++;
 	}
 	is($misrouted, 0, "$label: every identifier on its route's shard");
 	is($dangling, 0, "$label: no identifier of an account that does not exist");
-	is(scalar(grep { !$has{$_} } keys %account), 0, "$label: no account without identifiers");
+	is($on_merged, 0, "$label: no identifier on a merged account");
+	is($on_redacted, 0, "$label: a redacted account keeps only reference ids");
+	is(scalar(grep { !$has{$_} && $status{$_} ne 'merged' } keys %account), 0, "$label: no account without identifiers (merged ones aside)");
+	my $cycles = 0;
+	for my $id (grep { $status{$_} eq 'merged' } keys %account)
+	{
+		my ($cur, $hops) = ($id, 0);
+		$cur = $merged_into{$cur} while ($status{$cur} // '') eq 'merged' && ++$hops < 10000;
+		$cycles++ if $hops >= 10000 || !$account{$cur};
+	}
+	is($cycles, 0, "$label: every merge chain ends at an account that exists and is not merged");
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM (SELECT account_type, id_type, value FROM accounts.dist_identifiers GROUP BY 1, 2, 3 HAVING count(*) > 1) d}),
 		'0', "$label: one row per identifier");
 	return \%owner;
@@ -365,7 +425,21 @@ for (1 .. 60)
 is($pending, 0, 'no prepared transaction is left on any node');
 check_results('restart run', $outfile, 'rst', 0);
 
-# 6. amcheck on every index of the extension's tables and shards, every node
+# 6. the lifecycle under load: merges of hot accounts, redactions, archives,
+# tags and removals among the creates, from every node
+$outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_lifecycle.txt";
+$ok = IPC::Run::run([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
+	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'lc';
+				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_LIFECYCLE} = 1;
+				  $ENV{CITUS_POOL} = 100; delete $ENV{CITUS_RESTART_OK}; });
+diag($stdout);
+diag($stderr) if $stderr;
+ok($ok, "16 clients for ${seconds}s mixing the lifecycle in: no error but 55000, 2BP01 and 40P01");
+like($stdout, qr/lifecycle calls: \d+/, 'the lifecycle calls ran');
+like($stdout, qr/expected 55000: \d+/, 'and met merged and redacted accounts');
+audit('lifecycle run');
+
+# 7. amcheck on every index of the extension's tables and shards, every node
 $coord->safe_psql('postgres', 'CREATE EXTENSION amcheck');	# Citus creates it on the workers
 for my $node (@nodes)
 {
