@@ -376,7 +376,10 @@ BEGIN
                   HINT = 'Names start with a lowercase letter, then up to 62 lowercase letters, digits or underscores.';
     END IF;
     IF distributed THEN
-        -- a reference table: Citus writes every node's copy, in this transaction
+        -- registry changes one at a time, cluster-wide (Citus takes the lock
+        -- on every node); a reference table: Citus writes every node's copy,
+        -- in this transaction
+        LOCK TABLE accounts.dist_account_types IN EXCLUSIVE MODE;
         INSERT INTO accounts.dist_account_types AS t (name) VALUES (create_account_type.name)
         ON CONFLICT DO NOTHING;
         IF FOUND THEN
@@ -440,7 +443,9 @@ BEGIN
     -- FOR KEY SHARE, as the foreign key's check would: drop_account_type()
     -- waits for this transaction, or this one finds the type gone
     IF distributed THEN
-        -- types are never dropped on a distributed cluster (yet): no lock
+        -- registry changes one at a time, cluster-wide: a concurrent
+        -- drop_account_type() has finished, or waits for this one
+        LOCK TABLE accounts.dist_account_types IN EXCLUSIVE MODE;
         PERFORM 1 FROM accounts.dist_account_types t
          WHERE t.name OPERATOR(pg_catalog.=) create_identifier_type.account_type;
     ELSE
@@ -505,8 +510,10 @@ CREATE FUNCTION accounts.drop_identifier_type(account_type text, name text) RETU
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    distributed boolean;
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF drop_identifier_type.account_type IS NULL THEN
         RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
@@ -518,6 +525,10 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = 'reference_id exists for every account type.',
                   HINT = 'Drop the account type instead, with accounts.drop_account_type().';
+    END IF;
+    IF distributed THEN
+        PERFORM accounts.dist_drop_identifier_type(drop_identifier_type.account_type, drop_identifier_type.name);
+        RETURN;
     END IF;
     PERFORM 1 FROM accounts.identifier_types t
      WHERE t.account_type OPERATOR(pg_catalog.=) drop_identifier_type.account_type
@@ -557,8 +568,10 @@ CREATE FUNCTION accounts.drop_account_type(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    distributed boolean;
 BEGIN
-    PERFORM accounts.check_node();
+    distributed := accounts.is_distributed();
     IF drop_account_type.name IS NULL THEN
         RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
@@ -566,6 +579,10 @@ BEGIN
         RAISE EXCEPTION 'account type "user" cannot be dropped'
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = 'It is the default account type.';
+    END IF;
+    IF distributed THEN
+        PERFORM accounts.dist_drop_account_type(drop_account_type.name);
+        RETURN;
     END IF;
     -- the account type first (create_identifier_type's foreign-key check
     -- holds it FOR KEY SHARE), then every identifier type of it, which
@@ -1414,10 +1431,10 @@ COMMENT ON FUNCTION accounts.redacted_detail(jsonb) IS
  * id_type, value) order, so two of them never wait for each other in a
  * circle; Citus's distributed deadlock detector covers anything else.
  *
- * The lifecycle has dist_ forms too (below, after the find-or-create
- * family).  Not yet on a distributed cluster (0A000 through
- * accounts.check_node()): dropping types, and the journal (no events are
- * written; events_since(), set_journal() and trim_events() refuse).
+ * The lifecycle and dropping types have dist_ forms too (below, after the
+ * find-or-create family).  Not yet on a distributed cluster (0A000
+ * through accounts.check_node()): the journal (no events are written;
+ * events_since(), set_journal() and trim_events() refuse).
  */
 CREATE FUNCTION accounts.identifier_route(type text, id_type text, value text)
     RETURNS integer
@@ -1546,21 +1563,23 @@ $$;
 COMMENT ON FUNCTION accounts.distribute(integer) IS
     'On the coordinator of a Citus cluster: move the accounts into distributed tables; every node then serves every call';
 
-/* The registry's answer for (type, id_type), with the errors of one node. */
-CREATE FUNCTION accounts.dist_key(type text, id_type text, value text,
+/*
+ * The registry's answer for (type, id_type), with the errors of one node,
+ * from this node's copy (accounts.dist_identifier_type(), src/citus.c);
+ * for_write: its row stays locked FOR KEY SHARE, as on one node, so that
+ * a drop of the type waits for this transaction.
+ */
+CREATE FUNCTION accounts.dist_key(type text, id_type text, value text, for_write boolean,
         OUT route integer, OUT value_norm text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     t record;
 BEGIN
-    PERFORM accounts.normalize_value(dist_key.type, dist_key.id_type, NULL, NULL, NULL);
-    SELECT it.kind, it.case_sensitive INTO t
-      FROM accounts.dist_identifier_types it
-     WHERE it.account_type OPERATOR(pg_catalog.=) dist_key.type
-       AND it.name OPERATOR(pg_catalog.=) dist_key.id_type;
-    IF NOT FOUND THEN
+    t := accounts.dist_identifier_type(dist_key.type, dist_key.id_type,
+                                       dist_key.for_write AND NOT pg_catalog.current_setting('transaction_read_only')::boolean);
+    IF t.kind IS NULL THEN
         PERFORM 1 FROM accounts.dist_account_types a WHERE a.name OPERATOR(pg_catalog.=) dist_key.type;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'account type "%" does not exist', dist_key.type
@@ -1575,6 +1594,13 @@ BEGIN
     route := accounts.identifier_route(dist_key.type, dist_key.id_type, value_norm);
 END
 $$;
+
+CREATE FUNCTION accounts.dist_identifier_type(type text, id_type text, for_write boolean,
+        OUT kind text, OUT case_sensitive boolean)
+    AS 'MODULE_PATHNAME', 'account_dist_identifier_type'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts.dist_identifier_type(text, text, boolean) IS
+    'Internal: an identifier type from this node''s copy of the distributed registry, optionally locked FOR KEY SHARE';
 
 /*
  * The core of every find-or-create on the distributed path, for one
@@ -1654,7 +1680,7 @@ BEGIN
                   HINT = 'Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types.';
     END IF;
     k := accounts.dist_key(dist_find_or_create_account.type, dist_find_or_create_account.id_type,
-                           dist_find_or_create_account.value);
+                           dist_find_or_create_account.value, true);
     r := accounts.dist_find_or_create_key(dist_find_or_create_account.type, dist_find_or_create_account.id_type,
                                           k.route, k.value_norm);
     account_id := r.account_id;
@@ -1698,7 +1724,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types.';
     END IF;
-    k := accounts.dist_key(dist_find_account.type, dist_find_account.id_type, dist_find_account.value);
+    k := accounts.dist_key(dist_find_account.type, dist_find_account.id_type, dist_find_account.value, false);
     SELECT i.account_id INTO found_id FROM accounts.dist_identifiers i
      WHERE i.route OPERATOR(pg_catalog.=) k.route
        AND i.value OPERATOR(pg_catalog.=) k.value_norm
@@ -1714,7 +1740,7 @@ CREATE FUNCTION accounts.dist_normalize_identifier(type text, id_type text, valu
     AS $$
 BEGIN
     RETURN (accounts.dist_key(dist_normalize_identifier.type, dist_normalize_identifier.id_type,
-                              dist_normalize_identifier.value)).value_norm;
+                              dist_normalize_identifier.value, false)).value_norm;
 END
 $$;
 
@@ -1759,7 +1785,7 @@ BEGIN
     END LOOP;
     FOR i IN 1 .. n LOOP
         k := accounts.dist_key(dist_find_or_create_accounts.type, dist_find_or_create_accounts.id_type,
-                               dist_find_or_create_accounts.vals[i]);
+                               dist_find_or_create_accounts.vals[i], true);
         routes[i] := k.route;
         norms[i] := k.value_norm;
     END LOOP;
@@ -1847,7 +1873,7 @@ BEGIN
                       HINT = 'Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types.';
         END IF;
         k := accounts.dist_key(dist_find_or_create_account.type, (dist_find_or_create_account.identifiers[i]).id_type,
-                               (dist_find_or_create_account.identifiers[i]).value);
+                               (dist_find_or_create_account.identifiers[i]).value, true);
         ids_type := ids_type OPERATOR(pg_catalog.||) (dist_find_or_create_account.identifiers[i]).id_type;
         ids_route := ids_route OPERATOR(pg_catalog.||) k.route;
         ids_norm := ids_norm OPERATOR(pg_catalog.||) k.value_norm;
@@ -2028,7 +2054,7 @@ BEGIN
             USING ERRCODE = 'read_only_sql_transaction', HINT = 'Run it in a read-write transaction.';
     END IF;
     t := accounts.dist_lock_attachable(dist_add_identifier.account_id);
-    k := accounts.dist_key(t, dist_add_identifier.id_type, dist_add_identifier.value);
+    k := accounts.dist_key(t, dist_add_identifier.id_type, dist_add_identifier.value, true);
     INSERT INTO accounts.dist_identifiers AS i (route, account_type, id_type, value, account_id)
     VALUES (k.route, t, dist_add_identifier.id_type, k.value_norm, dist_add_identifier.account_id)
     ON CONFLICT DO NOTHING;
@@ -2090,7 +2116,7 @@ BEGIN
             GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT;
             -- a worker that went away (see src/citus.c): 08006, not XX000
             IF error_code OPERATOR(pg_catalog.=) 'XX000'
-               AND error_message OPERATOR(pg_catalog.~) '(connection|server closed)' THEN
+               AND error_message OPERATOR(pg_catalog.~) '(connection|server closed|could not commit transaction|failed to prepare transaction)' THEN
                 error_code := '08006';
             END IF;
     END;
@@ -2332,7 +2358,7 @@ DECLARE
     k record;
 BEGIN
     t := accounts.dist_lock_account(dist_remove_identifier.account_id, 'no key update');
-    k := accounts.dist_key(t.account_type, dist_remove_identifier.id_type, dist_remove_identifier.value);
+    k := accounts.dist_key(t.account_type, dist_remove_identifier.id_type, dist_remove_identifier.value, false);
     PERFORM 1 FROM accounts.dist_identifiers i
      WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
        AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
@@ -2490,6 +2516,75 @@ END
 $$;
 
 /*
+ * Dropping types on a distributed cluster.  Registry changes take turns
+ * (LOCK TABLE dist_account_types IN EXCLUSIVE MODE, which Citus takes on
+ * every node; readers are not blocked).  The DELETE of a registry row
+ * writes every node's copy, so it waits, on each node, for the creators
+ * holding the row FOR KEY SHARE (dist_key); the search for users that
+ * follows runs on the workers with a fresh READ COMMITTED snapshot, so it
+ * sees their identifiers, and fails the drop (2BP01, the DELETE rolled
+ * back with it).  Later creators find no row (42704).  Under REPEATABLE
+ * READ the search could miss them: refused (0A000).
+ */
+CREATE FUNCTION accounts.dist_drop_identifier_type(account_type text, name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.dist_read_committed('drop_identifier_type()');
+    LOCK TABLE accounts.dist_account_types IN EXCLUSIVE MODE;
+    DELETE FROM accounts.dist_identifier_types t
+     WHERE t.account_type OPERATOR(pg_catalog.=) dist_drop_identifier_type.account_type
+       AND t.name OPERATOR(pg_catalog.=) dist_drop_identifier_type.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'identifier type "%" does not exist for account type "%"',
+                        dist_drop_identifier_type.name, dist_drop_identifier_type.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List identifier types with SELECT * FROM accounts.dist_identifier_types.';
+    END IF;
+    PERFORM 1 FROM accounts.dist_identifiers i
+     WHERE i.account_type OPERATOR(pg_catalog.=) dist_drop_identifier_type.account_type
+       AND i.id_type OPERATOR(pg_catalog.=) dist_drop_identifier_type.name
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'identifier type "%" of account type "%" is in use',
+                        dist_drop_identifier_type.name, dist_drop_identifier_type.account_type
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Identifiers of this type exist.',
+                  HINT = 'Remove them first with accounts.remove_identifier().';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION accounts.dist_drop_account_type(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts.dist_read_committed('drop_account_type()');
+    LOCK TABLE accounts.dist_account_types IN EXCLUSIVE MODE;
+    DELETE FROM accounts.dist_account_types t WHERE t.name OPERATOR(pg_catalog.=) dist_drop_account_type.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account type "%" does not exist', dist_drop_account_type.name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List account types with SELECT name FROM accounts.dist_account_types.';
+    END IF;
+    -- every identifier type of it, which creators of its accounts hold
+    DELETE FROM accounts.dist_identifier_types t
+     WHERE t.account_type OPERATOR(pg_catalog.=) dist_drop_account_type.name;
+    PERFORM 1 FROM accounts.dist_accounts a
+     WHERE a.account_type OPERATOR(pg_catalog.=) dist_drop_account_type.name
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'account type "%" is in use', dist_drop_account_type.name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Accounts of this type exist.',
+                  HINT = 'Delete its accounts first.';
+    END IF;
+END
+$$;
+
+/*
  * The shape check of src/catalog.c, at the end of any DDL command that can
  * change a table: ALTER TABLE accounts.accounts ADD COLUMN ..., a trigger,
  * a CHECK or deferrable constraint, a rule or row security on the tables
@@ -2563,7 +2658,8 @@ REVOKE ALL ON FUNCTION accounts.new_account_id(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.normalize_value(text, text, text, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.is_distributed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.distribute(integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION accounts.dist_key(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_key(text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_identifier_type(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_find_or_create_key(text, text, integer, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_find_or_create_account(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_find_or_create_account(text, accounts.identifier) FROM PUBLIC;
@@ -2586,3 +2682,5 @@ REVOKE ALL ON FUNCTION accounts.dist_accounts_with_tag(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_remove_identifier(uuid, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_redact_account(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_merge_accounts(uuid, uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_drop_identifier_type(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_drop_account_type(text) FROM PUBLIC;

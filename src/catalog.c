@@ -860,7 +860,7 @@ catalog_refuse_distributed(const char *what)
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("%s does not run on a distributed cluster yet", what),
-			 errdetail("This database's accounts were distributed with accounts.distribute(): finding, creating and reading accounts, adding and removing identifiers, creating types and the lifecycle run on every node; dropping types and the change journal do not yet."),
+			 errdetail("This database's accounts were distributed with accounts.distribute(): finding, creating and reading accounts, adding and removing identifiers, creating and dropping types and the lifecycle run on every node; the change journal does not yet."),
 			 errhint("See \"Scaling out\" in the extension's README.")));
 }
 

@@ -41,25 +41,35 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
 #include "catalog.h"
 #include "citus.h"
 #include "compat.h"
+#include "lookup.h"
 #include "uuidv7.h"
 
 ACCOUNT_FUNCTION(account_identifier_route);
 ACCOUNT_FUNCTION(account_account_route);
 ACCOUNT_FUNCTION(account_new_account_id);
 ACCOUNT_FUNCTION(account_normalize_value);
+ACCOUNT_FUNCTION(account_dist_identifier_type);
 
 #define ROUTE_MASK 0xFFFF
 
@@ -158,6 +168,130 @@ account_normalize_value(PG_FUNCTION_ARGS)
 }
 
 /*
+ * THE REGISTRY ON A DISTRIBUTED CLUSTER
+ *
+ * The identifier types are the reference table
+ * accounts.dist_identifier_types, of which every node holds a full copy
+ * (a shard placement, accounts.dist_identifier_types_<shardid>).  A call
+ * reads the type from this node's copy directly, as one node reads
+ * accounts.identifier_types: no Citus planning, no round trip.  A creator
+ * also locks the row FOR KEY SHARE there until its transaction ends,
+ * exactly as on one node (src/lookup.c, ROW LOCKS).  Dropping a type
+ * deletes the row through Citus, which writes every node's copy and so
+ * waits, on each node, for the creators holding it; its check for
+ * identifiers of the type then sees theirs.  Creators that come later
+ * find the row gone (42704).
+ */
+static Oid	local_types = InvalidOid;	/* this node's copy; invalid: look again */
+static bool local_types_callback = false;
+
+static void
+local_types_reset(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+				  uint32 hashvalue pg_attribute_unused())
+{
+	local_types = InvalidOid;
+}
+
+static Oid
+local_types_relid(void)
+{
+	Oid			ns;
+	Oid			logical;
+	Datum		arg;
+	Oid			argtype = OIDOID;
+	int64		shardid;
+	bool		isnull;
+
+	if (OidIsValid(local_types))
+		return local_types;
+	if (!local_types_callback)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, local_types_reset, (Datum) 0);
+		local_types_callback = true;
+	}
+	ns = get_namespace_oid("accounts", false);
+	logical = get_relname_relid("dist_identifier_types", ns);
+	arg = ObjectIdGetDatum(logical);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT s.shardid FROM pg_catalog.pg_dist_shard s"
+							  "  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+							  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1"
+							  "   AND p.groupid OPERATOR(pg_catalog.=) (SELECT groupid FROM pg_catalog.pg_dist_local_group)",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node has no copy of accounts.dist_identifier_types"),
+				 errdetail("Citus places reference tables on every node of its metadata; this node is not in it."),
+				 errhint("On the coordinator, add it with citus_set_coordinator_host() (or citus_add_node()).")));
+	shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	local_types = get_relname_relid(psprintf("dist_identifier_types_" INT64_FORMAT, shardid), ns);
+	if (!OidIsValid(local_types))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the copy of accounts.dist_identifier_types on this node is missing"),
+				 errhint("Check the Citus metadata: SELECT * FROM citus_shards WHERE table_name = 'accounts.dist_identifier_types'::regclass.")));
+	return local_types;
+}
+
+/*
+ * accounts.dist_identifier_type(type text, id_type text, for_write boolean,
+ *     OUT kind text, OUT case_sensitive boolean): the identifier type from
+ * this node's copy of the registry (both NULL if there is none); with
+ * for_write, its row locked FOR KEY SHARE until the transaction ends.
+ */
+Datum
+account_dist_identifier_type(PG_FUNCTION_ARGS)
+{
+	const char *account_type;
+	const char *id_type;
+	bool		for_write;
+	Relation	heap;
+	TupleTableSlot *slot;
+	ScanKeyData skey[2];
+	TupleDesc	desc;
+	Datum		values[2] = {0, 0};
+	bool		nulls[2] = {true, true};
+	bool		found;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the arguments of accounts.dist_identifier_type() must not be null"),
+				 errhint("It is internal; the extension's functions call it.")));
+	account_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	id_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	for_write = PG_GETARG_BOOL(2);
+	catalog_check_names(account_type, id_type);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "accounts.dist_identifier_type must return a row");
+
+	heap = table_open(local_types_relid(), for_write ? RowShareLock : AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(account_type));
+	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(id_type));
+	if (for_write)
+		found = lookup_lock_key_share(heap, skey, 2, slot, "an identifier type");
+	else
+		found = catalog_pkey_fetch(heap, skey, 2, GetTransactionSnapshot(), slot);
+	if (found)
+	{
+		AttrNumber	kind = get_attnum(RelationGetRelid(heap), "kind");
+		AttrNumber	cs = get_attnum(RelationGetRelid(heap), "case_sensitive");
+
+		values[0] = slot_getattr(slot, kind, &nulls[0]);
+		values[1] = slot_getattr(slot, cs, &nulls[1]);
+		if (!nulls[0])
+			values[0] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[0]));
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
  * The OID of accounts.dist_<name>(argtypes): by schema-qualified name and
  * exact argument types, so search_path plays no part.
  */
@@ -184,7 +318,8 @@ dist_function(const char *name, int nargs, const Oid *argtypes)
  * Citus reports the lost connection with the SQLSTATE of the remote's
  * error; there is none, so the client gets XX000 ("server closed the
  * connection unexpectedly").  The same happens at COMMIT, when Citus
- * prepares or commits the transaction on that node.  That is no internal
+ * prepares or commits the transaction on that node ("failed to prepare
+ * transaction", "could not commit transaction for shard ...").  That is no internal
  * error: it is re-raised as 08006 (connection_failure), which clients and
  * poolers retry, with a hint.  Two places:
  *
@@ -207,7 +342,9 @@ is_lost_connection(const ErrorData *edata)
 	return edata->elevel == ERROR && edata->sqlerrcode == ERRCODE_INTERNAL_ERROR &&
 		edata->message != NULL &&
 		(strstr(edata->message, "connection") != NULL ||
-		 strstr(edata->message, "server closed") != NULL);
+		 strstr(edata->message, "server closed") != NULL ||
+		 strstr(edata->message, "could not commit transaction for shard") != NULL ||
+		 strstr(edata->message, "failed to prepare transaction") != NULL);
 }
 
 static void
@@ -215,7 +352,7 @@ as_connection_failure(ErrorData *edata)
 {
 	edata->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
 	if (edata->hint == NULL)
-		edata->hint = pstrdup("A node of the Citus cluster was unreachable; nothing of this transaction was committed. Retry it.");
+		edata->hint = pstrdup("A node of the Citus cluster was unreachable during the call or its commit. Retry the transaction: a find-or-create finds what a commit that went through created.");
 }
 
 static void

@@ -1024,6 +1024,20 @@ lock_types(Lookup *s, const IdentKey *key)
 	strlcpy(lock_memo.id_type, key->id_type, sizeof(lock_memo.id_type));
 }
 
+/*
+ * Lock the row of heap with the given primary-key values FOR KEY SHARE,
+ * with the protocol of lock_row() (waiting; 40001 under REPEATABLE READ if
+ * it changed after the snapshot); false if there is none.  The locked
+ * version is left in slot.  For the distributed path's registry
+ * (citus.c), whose rows live in a relation of its own.
+ */
+bool
+lookup_lock_key_share(Relation heap, ScanKey skey, int nkeys, TupleTableSlot *slot,
+					  const char *what)
+{
+	return lock_row(heap, skey, nkeys, slot, true, what) == ROW_LOCKED;
+}
+
 /* The lifecycle columns of a locked account row (1.3; active before). */
 static void
 slot_account_row(Lookup *s, TupleTableSlot *slot, AccountRow *row)

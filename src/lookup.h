@@ -90,5 +90,7 @@ extern bool lookup_lock_account(Lookup *l, const pg_uuid_t *account_id,
 extern void lookup_check_attachable(const pg_uuid_t *account_id,
 									const AccountRow *row);
 extern void lookup_check_unseen(const pg_uuid_t *account_ids, int nids);
+extern bool lookup_lock_key_share(Relation heap, ScanKey skey, int nkeys,
+								  TupleTableSlot *slot, const char *what);
 
 #endif							/* ACCOUNT_LOOKUP_H */

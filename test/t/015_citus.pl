@@ -229,7 +229,9 @@ for my $node (@nodes)
 	}
 	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nBEGIN READ ONLY; SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'ro_$n')");
 	like($err, qr/25006: cannot create an account/, "$n: a read-only transaction: 25006");
-	for my $c (grep { $_->[0] =~ /^(drop_identifier_type|drop_account_type|events_since)$/ } @calls)
+	for my $c (grep { $_->[0] =~ /^(events_since)$/ } @calls,
+		[ 'set_journal', q{SELECT accounts.set_journal('user', false)} ],
+		[ 'trim_events', q{SELECT accounts.trim_events(now())} ])
 	{
 		($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . $c->[1]);
 		like($err, qr/0A000: .* does not run on a distributed cluster yet/, "$n: $c->[0] refuses with 0A000");
@@ -278,6 +280,37 @@ is($coord->safe_psql('postgres', q{SELECT created FROM accounts.find_or_create_a
 	't', 'the new account type has its reference_id');
 ($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.create_account_type('customer')");
 like($err, qr/42710: account type "customer" already exists/, 'create_account_type twice: 42710');
+
+# dropping types, from any node
+$workers[0]->safe_psql('postgres', q{SELECT accounts.create_identifier_type('customer', 'nick')});
+$workers[1]->safe_psql('postgres', q{SELECT accounts.drop_identifier_type('customer', 'nick')});
+($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM accounts.find_or_create_account('customer', 'nick', 'x')");
+like($err, qr/42704: identifier type "nick" does not exist for account type "customer"/, 'a dropped identifier type is gone on every node');
+($ret, $out, $err) = $workers[1]->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.drop_identifier_type('customer', 'phone')");
+like($err, qr/2BP01: identifier type "phone" of account type "customer" is in use/, 'dropping an identifier type in use: 2BP01');
+($ret, $out, $err) = $workers[0]->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.drop_account_type('customer')");
+like($err, qr/2BP01: account type "customer" is in use/, 'dropping an account type in use: 2BP01');
+($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.drop_identifier_type('customer', 'nope')");
+like($err, qr/42704: identifier type "nope" does not exist/, 'dropping an unknown identifier type: 42704');
+$coord->safe_psql('postgres', q{SELECT accounts.create_account_type('temp')});
+$workers[0]->safe_psql('postgres', q{SELECT accounts.drop_account_type('temp')});
+($ret, $out, $err) = $workers[1]->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM accounts.find_or_create_account('temp', 'reference_id', 'x')");
+like($err, qr/42704: account type "temp" does not exist/, 'a dropped account type is gone on every node');
+# a drop waits for a creator of its type on another node, then sees its
+# account (the creator's lock on that node's copy of the registry)
+$coord->safe_psql('postgres', q{SELECT accounts.create_account_type('race')});
+my $creator = $workers[0]->background_psql('postgres');
+$creator->query_safe(q{BEGIN; SELECT accounts.find_or_create_account('race', 'reference_id', 'r1')});
+my ($drop_out, $drop_err) = ('', '');
+my $dropper = IPC::Run::start([ 'psql', '-X', '-d', $workers[1]->connstr('postgres'), '-c', '\\set VERBOSITY verbose', '-c',
+	q{SELECT accounts.drop_account_type('race')} ], '>', \$drop_out, '2>', \$drop_err);
+sleep 2;
+ok($dropper->pumpable, 'drop_account_type waits for a creator of its type in progress on another node');
+$creator->query_safe('COMMIT');
+$creator->quit;
+$dropper->finish;
+like($drop_err, qr/2BP01: account type "race" is in use/, 'and then finds its account: 2BP01');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_accounts WHERE account_type = 'race'}), '1', 'the account is there, with its type');
 # the trigger, on a local table of the coordinator and on a distributed table
 $coord->safe_psql('postgres', q{INSERT INTO inquiries VALUES (1, 'NEW_worker1'), (2, 'trig_1'), (3, NULL)});
 is($coord->safe_psql('postgres', q{SELECT string_agg(coalesce((account_id = accounts.find_account('user', 'reference_id', coalesce(ref, 'x')))::text, 'null'), ' ' ORDER BY id) FROM inquiries}),
