@@ -64,6 +64,10 @@ def main():
         conn.add_notify_handler(lambda n: woken.append(n.payload))
         conn.execute("LISTEN accounts_events")
         while True:
+            # a notification that arrives from here on is kept in woken (a
+            # query delivers it to the handler), so one that arrives while
+            # we read is not lost: we read again instead of waiting
+            woken.clear()
             rows = conn.execute(
                 "SELECT seq, occurred_at, account_id, account_type, kind, detail "
                 "FROM accounts.events_since(%s, %s)", (last, BATCH)).fetchall()
@@ -77,11 +81,11 @@ def main():
                 save_position(args.position_file, last)
                 if len(rows) == BATCH:
                     continue            # more are waiting
-            # wait for a notification (or the poll interval); a query
-            # delivers what arrived to the handler
-            woken.clear()
-            select.select([conn.fileno()], [], [], args.poll)
-            conn.execute("SELECT")
+            if not woken:
+                # wait for a notification (or the poll interval); a query
+                # delivers what arrived to the handler
+                select.select([conn.fileno()], [], [], args.poll)
+                conn.execute("SELECT")
             if woken:
                 print("# woken by NOTIFY accounts_events (payload %s)" % woken[-1], file=sys.stderr, flush=True)
             elif args.exit_when_idle and not rows:
