@@ -8,7 +8,7 @@
 #   16      built from ../shared/pg-src/postgresql-16.2.tar.xz (no Debian
 #           suite has 16); the TAP run adds pg_upgrade from the host's 15
 #   17      a Debian 13 (trixie) root, postgresql-17
-#   18      a Debian unstable (sid) root, postgresql-18
+#   18      a Debian unstable (sid) root, postgresql-18 (and Citus, as on 17)
 #   19      release candidate, Debian experimental in the sid root: reported,
 #           not gating (see README, "Supported versions")
 #
@@ -281,6 +281,7 @@ for major in $MAJORS; do
             ;;
         18)
             if make_root "$CACHE/root-sid" sid 18; then
+                install_citus "$CACHE/root-sid" 18
                 run_in_root "$CACHE/root-sid" 18 || true
             else
                 record 18 build FAILED
@@ -306,7 +307,7 @@ for major in $MAJORS; do
     b=$(cell "$major" build); r=$(cell "$major" regress); i=$(cell "$major" isolation)
     t=$(cell "$major" tap); d=$(cell "$major" deb); c=$(cell "$major" citus)
     case $major in 15|16) d="n/a" ;; esac
-    [ "$major" = 17 ] || c="n/a"
+    case $major in 17|18) ;; *) c="n/a" ;; esac
     printf '| %-5s | %-6s | %-7s | %-9s | %-6s | %-6s | %-6s |\n' "$major" "$b" "$r" "$i" "$t" "$d" "$c"
     if [ "$major" != 19 ]; then
         for x in "$b" "$r" "$i" "$t"; do [ "$x" = ok ] || bad=1; done
