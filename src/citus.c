@@ -5,6 +5,10 @@
  *   accounts.account_route(id)                        an account's routing key
  *   accounts.new_account_id(route)                    an id that carries it
  *   accounts.normalize_value(type, id_type, kind, case_sensitive, value)
+ *   accounts.dist_identifier_type(type, id_type, for_write)   the registry
+ *
+ * and, for the SQL-facing files, citus_forward() and
+ * citus_find_or_create().
  *
  * THE DISTRIBUTED PATH
  * ====================
