@@ -1624,6 +1624,7 @@ CREATE FUNCTION accounts.dist_find_or_create_key(type text, id_type text, route 
     AS $$
 DECLARE
     new_id uuid;
+    t record;
 BEGIN
     created := false;
     IF NOT pg_catalog.current_setting('transaction_read_only')::boolean THEN
@@ -1633,6 +1634,18 @@ BEGIN
                 dist_find_or_create_key.value_norm, new_id)
         ON CONFLICT DO NOTHING;
         IF FOUND THEN
+            -- now that this call writes: its type's registry row FOR KEY
+            -- SHARE, as on one node (a drop in progress is waited for; one
+            -- that committed since the type was read left no row: 42704,
+            -- and the insert above goes with the statement).  A hit takes
+            -- no lock, so it writes nothing on this node.
+            t := accounts.dist_identifier_type(dist_find_or_create_key.type, dist_find_or_create_key.id_type, true);
+            IF t.kind IS NULL THEN
+                RAISE EXCEPTION 'identifier type "%" does not exist for account type "%"',
+                                dist_find_or_create_key.id_type, dist_find_or_create_key.type
+                    USING ERRCODE = 'undefined_object', DETAIL = 'It was dropped while this call was running.',
+                          HINT = 'List identifier types with SELECT * FROM accounts.dist_identifier_types.';
+            END IF;
             INSERT INTO accounts.dist_accounts AS a (route, id, account_type)
             VALUES (dist_find_or_create_key.route, new_id, dist_find_or_create_key.type);
             account_id := new_id;
@@ -1680,7 +1693,7 @@ BEGIN
                   HINT = 'Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types.';
     END IF;
     k := accounts.dist_key(dist_find_or_create_account.type, dist_find_or_create_account.id_type,
-                           dist_find_or_create_account.value, true);
+                           dist_find_or_create_account.value, false);
     r := accounts.dist_find_or_create_key(dist_find_or_create_account.type, dist_find_or_create_account.id_type,
                                           k.route, k.value_norm);
     account_id := r.account_id;
@@ -1785,7 +1798,7 @@ BEGIN
     END LOOP;
     FOR i IN 1 .. n LOOP
         k := accounts.dist_key(dist_find_or_create_accounts.type, dist_find_or_create_accounts.id_type,
-                               dist_find_or_create_accounts.vals[i], true);
+                               dist_find_or_create_accounts.vals[i], false);
         routes[i] := k.route;
         norms[i] := k.value_norm;
     END LOOP;
