@@ -787,7 +787,7 @@ COMMENT ON FUNCTION accounts.new_account_id(integer) IS
 CREATE FUNCTION accounts.normalize_value(type text, id_type text, kind text,
         case_sensitive boolean, value text) RETURNS text
     AS 'MODULE_PATHNAME', 'account_normalize_value'
-    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION accounts.normalize_value(text, text, text, boolean, text) IS
     'Internal: value normalized for an identifier type of the given kind';
 

@@ -139,26 +139,20 @@ account_new_account_id(PG_FUNCTION_ARGS)
 
 /*
  * accounts.normalize_value(type text, id_type text, kind text,
- *                          case_sensitive boolean, value text) RETURNS text:
- * value normalized as an identifier of that kind, with the errors of
- * find_or_create_account (catalog_normalize()).  The distributed path
- * reads kind and case_sensitive from the reference tables and passes them
- * here.  With kind NULL it only checks the two names (and returns NULL).
+ *                          case_sensitive boolean, value text) RETURNS text,
+ * STRICT: value normalized as an identifier of that kind, with the errors
+ * of find_or_create_account (catalog_normalize()).  The distributed path
+ * reads kind and case_sensitive from this node's copy of the registry
+ * (accounts.dist_identifier_type(), which has checked the names) and
+ * passes them here.
  */
 Datum
 account_normalize_value(PG_FUNCTION_ARGS)
 {
-	const char *account_type;
-	const char *id_type;
+	const char *account_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *id_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	IdentType	type;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	account_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	id_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	catalog_check_names(account_type, id_type);
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		PG_RETURN_NULL();
 	memset(&type, 0, sizeof(type));
 	if (!ident_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(2)), &type.kind))
 		ereport(ERROR,

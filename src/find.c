@@ -62,9 +62,13 @@ find_or_create(FunctionCallInfo fcinfo)
 {
 	MemoryContext caller_cxt;
 	KeyArgs		args;
-	CallState  *state = begin_key_call(fcinfo, true, &args, &caller_cxt);
+	CallState  *state;
 	pg_uuid_t	account_id;
 	bool		created;
+
+	if (catalog_check_node())	/* the Citus guard, before anything else */
+		return citus_forward(fcinfo);
+	state = begin_key_call(fcinfo, true, &args, &caller_cxt);
 
 	created = call_find_or_create(state, &args, &account_id);
 	MemoryContextSwitchTo(caller_cxt);
@@ -78,8 +82,6 @@ find_or_create(FunctionCallInfo fcinfo)
 Datum
 account_find_or_create(PG_FUNCTION_ARGS)
 {
-	if (catalog_check_node())	/* the Citus guard, before anything else */
-		return citus_forward(fcinfo);
 	return find_or_create(fcinfo);
 }
 
@@ -90,8 +92,6 @@ account_find_or_create(PG_FUNCTION_ARGS)
 Datum
 account_find_or_create_ident(PG_FUNCTION_ARGS)
 {
-	if (catalog_check_node())
-		return citus_forward(fcinfo);
 	return find_or_create(fcinfo);
 }
 

@@ -170,13 +170,10 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 						lookup_uuid_text(into)),
 				 errhint("Call accounts.merge_accounts(), which calls this function.")));
 	account_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (SPI_execute_with_args(distributed ?
-							  "SELECT pg_catalog.count(*) FILTER (WHERE s.status OPERATOR(pg_catalog.<>) 'merged'),"
-							  "       pg_catalog.count(*) FILTER (WHERE s.merged_into OPERATOR(pg_catalog.=) $1)"
-							  "  FROM accounts.dist_accounts s WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)" :
-							  "SELECT pg_catalog.count(*) FILTER (WHERE s.status OPERATOR(pg_catalog.<>) 'merged'),"
-							  "       pg_catalog.count(*) FILTER (WHERE s.merged_into OPERATOR(pg_catalog.=) $1)"
-							  "  FROM accounts.accounts s WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)",
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE s.status OPERATOR(pg_catalog.<>) 'merged'),"
+									   "       pg_catalog.count(*) FILTER (WHERE s.merged_into OPERATOR(pg_catalog.=) $1)"
+									   "  FROM accounts.%s s WHERE s.id OPERATOR(pg_catalog.=) ANY ($2)",
+									   distributed ? "dist_accounts" : "accounts"),
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed");
 	{
