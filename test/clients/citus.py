@@ -128,7 +128,9 @@ def op(cur, r, out, autocommit):
         out.append(("email", norm_email(i), a, False))
         cur.execute("SELECT accounts.find_account('user', 'email', %s)", (email(i),))
         (f,) = cur.fetchone()
-        if f != a:
+        # under the lifecycle mix another client may remove, redact or merge
+        # it away between these autocommit calls; the audit covers that run
+        if f != a and not LIFECYCLE:
             raise AssertionError("find_account(%s) = %s, not %s" % (email(i), f, a))
 
 
