@@ -32,8 +32,9 @@
  * every column itself and maintains every index, but it does not evaluate
  * defaults, generated columns, CHECK constraints or deferred uniqueness,
  * fire triggers, apply row-level security or rules.  Rather than write a
- * row PostgreSQL would refuse or complete differently, it refuses to run on a table that has any of them:
- * catalog_rels() checks these tables whenever it (re)reads them, which
+ * row PostgreSQL would refuse or complete differently, it refuses to run
+ * on a table that has any of them: catalog_rels() checks these tables
+ * whenever it (re)reads them, which
  * every ALTER TABLE, CREATE INDEX/TRIGGER/RULE/POLICY causes through the
  * relcache invalidation it sends, and raises 55000 naming what to undo.
  * The event trigger accounts.guard_tables() runs the same check at the
