@@ -385,7 +385,6 @@ BEGIN
         IF FOUND THEN
             INSERT INTO accounts.dist_identifier_types AS t (account_type, name, kind, case_sensitive)
             VALUES (create_account_type.name, 'reference_id', 'text', false);
-            RETURN;
         END IF;
     ELSE
         INSERT INTO accounts.account_types AS t (name) VALUES (create_account_type.name)
@@ -528,6 +527,9 @@ BEGIN
     END IF;
     IF distributed THEN
         PERFORM accounts.dist_drop_identifier_type(drop_identifier_type.account_type, drop_identifier_type.name);
+        PERFORM accounts.journal_event(NULL::uuid, drop_identifier_type.account_type::pg_catalog.text,
+                                       'identifier_type.dropped'::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('name', drop_identifier_type.name));
         RETURN;
     END IF;
     PERFORM 1 FROM accounts.identifier_types t
@@ -582,6 +584,13 @@ BEGIN
     END IF;
     IF distributed THEN
         PERFORM accounts.dist_drop_account_type(drop_account_type.name);
+        PERFORM accounts.journal_event(NULL::uuid, drop_account_type.name::pg_catalog.text,
+                                       'account_type.dropped'::pg_catalog.text,
+                                       pg_catalog.jsonb_build_object('name', drop_account_type.name));
+        IF accounts.is_journal_distributed() THEN
+            DELETE FROM accounts.dist_journal_settings s
+             WHERE s.account_type OPERATOR(pg_catalog.=) drop_account_type.name;
+        END IF;
         RETURN;
     END IF;
     -- the account type first (create_identifier_type's foreign-key check
@@ -737,12 +746,6 @@ CREATE FUNCTION accounts.repoint_assigned("into" uuid, sources uuid[]) RETURNS b
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 COMMENT ON FUNCTION accounts.repoint_assigned(uuid, uuid[]) IS
     'Internal (merge_accounts): re-point the columns assign_account() triggers manage from the merged sources to into, as each table''s owner';
-
-CREATE FUNCTION accounts.check_node() RETURNS void
-    AS 'MODULE_PATHNAME', 'account_check_node'
-    LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION accounts.check_node() IS
-    'Internal: 0A000 on a node of a Citus cluster (src/catalog.c, THE CITUS GUARD); the lifecycle functions call it first';
 
 CREATE FUNCTION accounts.resolve_account(id uuid) RETURNS uuid
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1301,13 +1304,18 @@ CREATE FUNCTION accounts.set_journal(account_type text, enabled boolean) RETURNS
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    distributed boolean := accounts.is_distributed();
 BEGIN
-    PERFORM accounts.check_node();
     IF set_journal.account_type IS NULL THEN
         RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
     END IF;
     IF set_journal.enabled IS NULL THEN
         RAISE EXCEPTION 'argument "enabled" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true to write events for the account type, false to stop.';
+    END IF;
+    IF distributed THEN
+        PERFORM accounts.dist_set_journal(set_journal.account_type, set_journal.enabled);
+        RETURN;
     END IF;
     -- as create_identifier_type(): drop_account_type() waits for us, or we
     -- find the type gone
@@ -1333,11 +1341,28 @@ CREATE FUNCTION accounts.trim_events(before timestamptz) RETURNS bigint
     AS $$
 DECLARE
     n bigint;
+    distributed boolean := accounts.is_distributed();
+    r record;
 BEGIN
-    PERFORM accounts.check_node();
     IF trim_events.before IS NULL THEN
         RAISE EXCEPTION 'argument "before" must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the time before which events are deleted, e.g. now() - interval ''30 days''.';
+    END IF;
+    IF distributed THEN
+        -- every node's journal, each node in a transaction of its own
+        -- (THE JOURNAL ON CITUS): a node that fails is reported, and a
+        -- later call trims it
+        n := 0;
+        FOR r IN SELECT * FROM pg_catalog.run_command_on_all_nodes(
+                     pg_catalog.format('SELECT accounts.trim_node_events(%L)', trim_events.before)) LOOP
+            IF NOT r.success THEN
+                RAISE EXCEPTION 'could not trim the journal of node %', r.nodeid
+                    USING ERRCODE = 'connection_failure', DETAIL = r.result,
+                          HINT = 'The other nodes were trimmed; call accounts.trim_events() again once the node is back.';
+            END IF;
+            n := n OPERATOR(pg_catalog.+) r.result::bigint;
+        END LOOP;
+        RETURN n;
     END IF;
     DELETE FROM accounts.events e WHERE e.occurred_at OPERATOR(pg_catalog.<) trim_events.before;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -1432,9 +1457,8 @@ COMMENT ON FUNCTION accounts.redacted_detail(jsonb) IS
  * circle; Citus's distributed deadlock detector covers anything else.
  *
  * The lifecycle and dropping types have dist_ forms too (below, after the
- * find-or-create family).  Not yet on a distributed cluster (0A000
- * through accounts.check_node()): the journal (no events are written;
- * events_since(), set_journal() and trim_events() refuse).
+ * find-or-create family), and so has the change journal (THE JOURNAL ON
+ * CITUS, after distribute()).
  */
 CREATE FUNCTION accounts.identifier_route(type text, id_type text, value text)
     RETURNS integer
@@ -1468,6 +1492,12 @@ CREATE FUNCTION accounts.is_distributed() RETURNS boolean
 COMMENT ON FUNCTION accounts.is_distributed() IS
     'Internal: true after accounts.distribute(); 0A000 on a Citus node before it';
 
+CREATE FUNCTION accounts.is_journal_distributed() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'account_is_journal_distributed'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION accounts.is_journal_distributed() IS
+    'Internal: true once the change journal''s distributed tables exist (distribute() of 1.6, or its second run after an update from 1.5)';
+
 CREATE FUNCTION accounts.distribute(shard_count integer DEFAULT 32) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -1490,6 +1520,15 @@ BEGIN
         RAISE EXCEPTION 'accounts.distribute() runs on the coordinator'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Connect to the coordinator and run it there.';
+    END IF;
+    IF pg_catalog.to_regclass('accounts.dist_identifiers') IS NOT NULL
+       AND pg_catalog.to_regclass('accounts.dist_events') IS NULL THEN
+        -- distributed by 1.5: the update to 1.6 ends here (ALTER EXTENSION
+        -- cannot do it: the workers get the new functions after the
+        -- coordinator's script has run)
+        PERFORM accounts.dist_journal_setup();
+        RAISE NOTICE 'the change journal is distributed now';
+        RETURN;
     END IF;
     IF pg_catalog.to_regclass('accounts.dist_identifiers') IS NOT NULL THEN
         RAISE EXCEPTION 'the accounts are distributed already'
@@ -1521,6 +1560,10 @@ BEGIN
         tags          text[] COLLATE "C" NOT NULL DEFAULT '{}',
         updated_at    timestamptz,
         redacted_at   timestamptz,
+        -- always NULL in the table: a new account row carries its
+        -- account.created detail to its node's journal in it (THE JOURNAL
+        -- ON CITUS); dist_journal_write() clears it
+        event_detail  jsonb,
         CONSTRAINT dist_accounts_pkey PRIMARY KEY (route, id));
     CREATE TABLE accounts.dist_identifiers (
         route         integer NOT NULL,
@@ -1540,13 +1583,15 @@ BEGIN
                                                 colocate_with := 'none');
     PERFORM pg_catalog.create_distributed_table('accounts.dist_identifiers', 'route',
                                                 colocate_with := 'accounts.dist_accounts');
+    PERFORM accounts.dist_journal_setup();
     -- the existing rows, through Citus into the shards; the single-node
     -- tables are left empty (nothing reads them any more)
     INSERT INTO accounts.dist_account_types (name, created_at)
         SELECT t.name, t.created_at FROM accounts.account_types t;
     INSERT INTO accounts.dist_identifier_types (account_type, name, kind, case_sensitive, created_at)
         SELECT t.account_type, t.name, t.kind, t.case_sensitive, t.created_at FROM accounts.identifier_types t;
-    INSERT INTO accounts.dist_accounts
+    INSERT INTO accounts.dist_accounts (route, id, account_type, created_at, status, merged_into,
+                                        tags, updated_at, redacted_at)
         SELECT accounts.account_route(a.id), a.id, a.account_type, a.created_at, a.status,
                a.merged_into, a.tags, a.updated_at, a.redacted_at
           FROM accounts.accounts a;
@@ -1562,6 +1607,205 @@ END
 $$;
 COMMENT ON FUNCTION accounts.distribute(integer) IS
     'On the coordinator of a Citus cluster: move the accounts into distributed tables; every node then serves every call';
+
+/*
+ * THE JOURNAL ON CITUS (1.6)
+ * ==========================
+ *
+ * Every node keeps its own journal: its accounts.events, written and read
+ * exactly as on one node (src/journal.c, THE JOURNAL: the same writer
+ * steps, the same reader and the same proof, with that node's lock and
+ * that node's events_seq).  What a distributed cluster adds is where each
+ * event is written:
+ *
+ *   - every event of an account goes to the journal of the node that holds
+ *     the account's shard group (route accounts.account_route(id)), in the
+ *     transaction that makes the change, on the connection Citus uses for
+ *     that shard group, so it commits exactly when the change does (with
+ *     that node's commit, or with Citus's two-phase commit when the
+ *     transaction wrote several nodes);
+ *   - registry events (account_id NULL) go to the node of route 0.
+ *
+ * How: accounts.dist_events is distributed and co-located with the
+ * accounts.  accounts.journal_event() (the PL/pgSQL functions' writer) and
+ * dist_journal_event() insert the event there, a router statement to the
+ * account's shard; a BEFORE INSERT trigger on the shard,
+ * dist_journal_write() (src/events.c), appends it to that node's
+ * accounts.events if the journal is on for its account type there, and
+ * stores nothing in the shard.  A new account's account.created rides on
+ * the INSERT of its account row (column event_detail, cleared by the same
+ * trigger on dist_accounts), so creating costs no round trip more than
+ * without the journal.
+ *
+ * Reading: accounts.events_since() on a node returns that node's events,
+ * every committed one exactly once, in that node's seq order.  A consumer
+ * reads every node that holds shards, with one position per node (and the
+ * coordinator's journal for the events from before distribute()).  The
+ * events of one account are all on one node, in order, as long as its
+ * shard stays there; there is no order between nodes.  NOTIFY comes from
+ * the node whose journal got the event, at a one-node commit (a prepared
+ * transaction sends none; consumers poll too).
+ *
+ * set_journal() writes accounts.dist_journal_settings, a reference table:
+ * Citus writes every node's copy in the caller's transaction, and a
+ * trigger on each copy mirrors the row into that node's
+ * accounts.journal_settings, which the writer checks.  redact_account()
+ * inserts one row per account of the merge chain into
+ * accounts.dist_event_redactions; the trigger on each one's shard rewrites
+ * that account's events in its node's journal.  trim_events() deletes on
+ * every node (run_command_on_all_nodes(), one transaction per node:
+ * trimming by time can be repeated).
+ */
+
+/*
+ * The journal's distributed tables and their triggers (distribute(), and
+ * the update to 1.6 of a cluster distributed before).  Triggers on the
+ * shards of a distributed table need citus.enable_unsafe_triggers: Citus
+ * cannot know what they do.  These only write this node's journal and
+ * its settings, in the shard's own transaction.
+ */
+CREATE FUNCTION accounts.dist_journal_setup() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                    WHERE attrelid OPERATOR(pg_catalog.=) 'accounts.dist_accounts'::pg_catalog.regclass
+                      AND attname OPERATOR(pg_catalog.=) 'event_detail' AND NOT attisdropped) THEN
+        ALTER TABLE accounts.dist_accounts ADD COLUMN event_detail jsonb;
+    END IF;
+    CREATE TABLE accounts.dist_events (
+        route         integer NOT NULL,
+        account_id    uuid,
+        account_type  text COLLATE "C" NOT NULL,
+        kind          text COLLATE "C" NOT NULL,
+        detail        jsonb NOT NULL);
+    CREATE TABLE accounts.dist_event_redactions (
+        accounts      uuid[] NOT NULL);
+    CREATE TABLE accounts.dist_journal_settings (
+        account_type  text COLLATE "C" NOT NULL,
+        enabled       boolean NOT NULL,
+        CONSTRAINT dist_journal_settings_pkey PRIMARY KEY (account_type));
+    PERFORM pg_catalog.create_distributed_table('accounts.dist_events', 'route',
+                                                colocate_with := 'accounts.dist_accounts');
+    PERFORM pg_catalog.create_reference_table('accounts.dist_event_redactions');
+    PERFORM pg_catalog.create_reference_table('accounts.dist_journal_settings');
+    CREATE TRIGGER dist_events_write BEFORE INSERT ON accounts.dist_events
+        FOR EACH ROW EXECUTE FUNCTION accounts.dist_journal_write('event');
+    CREATE TRIGGER dist_accounts_created BEFORE INSERT ON accounts.dist_accounts
+        FOR EACH ROW WHEN (NEW.event_detail IS NOT NULL)
+        EXECUTE FUNCTION accounts.dist_journal_write('created');
+    CREATE TRIGGER dist_event_redactions_apply BEFORE INSERT ON accounts.dist_event_redactions
+        FOR EACH ROW EXECUTE FUNCTION accounts.dist_redact_events();
+    CREATE TRIGGER dist_journal_settings_mirror AFTER INSERT OR UPDATE OR DELETE ON accounts.dist_journal_settings
+        FOR EACH ROW EXECUTE FUNCTION accounts.dist_mirror_journal_setting();
+    INSERT INTO accounts.dist_journal_settings (account_type, enabled)
+        SELECT s.account_type, s.enabled FROM accounts.journal_settings s;
+END
+$$;
+COMMENT ON FUNCTION accounts.dist_journal_setup() IS
+    'Internal (distribute()): the change journal''s distributed tables and triggers';
+
+CREATE FUNCTION accounts.dist_journal_write() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'account_dist_journal_write'
+    LANGUAGE C;
+COMMENT ON FUNCTION accounts.dist_journal_write() IS
+    'Internal: on a shard, append the event to this node''s journal and store nothing (THE JOURNAL ON CITUS)';
+
+/* On each copy of dist_event_redactions: redact this node's events of the accounts. */
+CREATE FUNCTION accounts.dist_redact_events() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
+     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (NEW.accounts)
+       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
+       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION accounts.dist_redact_events() IS
+    'Internal: on each node, erase the accounts'' identifier values from its journal (redact_account())';
+
+/* On each copy of dist_journal_settings: the same row in this node's journal_settings. */
+CREATE FUNCTION accounts.dist_mirror_journal_setting() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        DELETE FROM accounts.journal_settings s
+         WHERE s.account_type OPERATOR(pg_catalog.=) OLD.account_type;
+        RETURN NULL;
+    END IF;
+    INSERT INTO accounts.journal_settings AS s (account_type, enabled)
+    VALUES (NEW.account_type, NEW.enabled)
+    ON CONFLICT ON CONSTRAINT journal_settings_pkey DO UPDATE SET enabled = EXCLUDED.enabled;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION accounts.dist_mirror_journal_setting() IS
+    'Internal: on each node, keep accounts.journal_settings equal to its copy of dist_journal_settings';
+
+/* accounts.journal_event() on a distributed cluster: to the account's node. */
+CREATE FUNCTION accounts.dist_journal_event(account_id uuid, account_type text, kind text, detail jsonb)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts.is_journal_distributed() THEN
+        RETURN;                 -- updated from 1.5, distribute() not run again yet
+    END IF;
+    INSERT INTO accounts.dist_events AS e (route, account_id, account_type, kind, detail)
+    VALUES (COALESCE(accounts.account_route(dist_journal_event.account_id), 0), dist_journal_event.account_id,
+            dist_journal_event.account_type, dist_journal_event.kind, dist_journal_event.detail);
+END
+$$;
+
+/* set_journal() on a distributed cluster: every node's setting, in this transaction. */
+CREATE FUNCTION accounts.dist_set_journal(account_type text, enabled boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts.is_journal_distributed() THEN
+        RAISE EXCEPTION 'the change journal is not distributed on this cluster yet'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The extension was updated from 1.5 on a distributed cluster.',
+                  HINT = 'Run SELECT accounts.distribute() on the coordinator to finish the update.';
+    END IF;
+    LOCK TABLE accounts.dist_account_types IN EXCLUSIVE MODE;
+    PERFORM 1 FROM accounts.dist_account_types t
+     WHERE t.name OPERATOR(pg_catalog.=) dist_set_journal.account_type;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account type "%" does not exist', dist_set_journal.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List account types with SELECT name FROM accounts.dist_account_types.';
+    END IF;
+    INSERT INTO accounts.dist_journal_settings AS s (account_type, enabled)
+    VALUES (dist_set_journal.account_type, dist_set_journal.enabled)
+    ON CONFLICT ON CONSTRAINT dist_journal_settings_pkey DO UPDATE SET enabled = EXCLUDED.enabled;
+END
+$$;
+
+/* trim_events() on one node (run_command_on_all_nodes() calls it on each). */
+CREATE FUNCTION accounts.trim_node_events(before timestamptz) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM accounts.events e WHERE e.occurred_at OPERATOR(pg_catalog.<) trim_node_events.before;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION accounts.trim_node_events(timestamptz) IS
+    'Internal (trim_events() on a distributed cluster): delete this node''s events before the given time';
 
 /*
  * The registry's answer for (type, id_type), with the errors of one node,
@@ -1646,8 +1890,18 @@ BEGIN
                     USING ERRCODE = 'undefined_object', DETAIL = 'It was dropped while this call was running.',
                           HINT = 'List identifier types with SELECT * FROM accounts.dist_identifier_types.';
             END IF;
-            INSERT INTO accounts.dist_accounts AS a (route, id, account_type)
-            VALUES (dist_find_or_create_key.route, new_id, dist_find_or_create_key.type);
+            -- the account row carries its account.created event (THE
+            -- JOURNAL ON CITUS): no round trip more
+            IF accounts.is_journal_distributed() THEN
+                INSERT INTO accounts.dist_accounts AS a (route, id, account_type, event_detail)
+                VALUES (dist_find_or_create_key.route, new_id, dist_find_or_create_key.type,
+                        pg_catalog.jsonb_build_object('identifiers', pg_catalog.jsonb_build_array(
+                            pg_catalog.jsonb_build_object('id_type', dist_find_or_create_key.id_type,
+                                                          'value', dist_find_or_create_key.value_norm))));
+            ELSE
+                INSERT INTO accounts.dist_accounts AS a (route, id, account_type)
+                VALUES (dist_find_or_create_key.route, new_id, dist_find_or_create_key.type);
+            END IF;
             account_id := new_id;
             created := true;
             RETURN;
@@ -1855,6 +2109,7 @@ DECLARE
     missing integer;
     settled boolean;
     e record;
+    created_detail jsonb;
 BEGIN
     IF dist_find_or_create_account.type IS NULL OR dist_find_or_create_account.identifiers IS NULL THEN
         RAISE EXCEPTION 'argument "%" must not be null',
@@ -1992,8 +2247,26 @@ BEGIN
         new_id := NULL;
     END LOOP;
     IF new_id IS NOT NULL THEN
-        INSERT INTO accounts.dist_accounts AS a (route, id, account_type)
-        VALUES (accounts.account_route(new_id), new_id, dist_find_or_create_account.type);
+        -- the account row carries its account.created event
+        created_detail := pg_catalog.jsonb_build_object('identifiers', (
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id_type', m.it, 'value', m.v) ORDER BY m.n)
+              FROM ROWS FROM (pg_catalog.unnest(mine_type), pg_catalog.unnest(mine_norm))
+                   WITH ORDINALITY AS m(it, v, n)));
+        IF accounts.is_journal_distributed() THEN
+            INSERT INTO accounts.dist_accounts AS a (route, id, account_type, event_detail)
+            VALUES (accounts.account_route(new_id), new_id, dist_find_or_create_account.type, created_detail);
+        ELSE
+            INSERT INTO accounts.dist_accounts AS a (route, id, account_type)
+            VALUES (accounts.account_route(new_id), new_id, dist_find_or_create_account.type);
+        END IF;
+    ELSE
+        -- attached to an existing account: one identifier.added each
+        FOR j IN 1 .. COALESCE(pg_catalog.cardinality(mine_route), 0) LOOP
+            PERFORM accounts.dist_journal_event(target, dist_find_or_create_account.type,
+                                                'identifier.added'::pg_catalog.text,
+                                                pg_catalog.jsonb_build_object('id_type', mine_type[j],
+                                                                              'value', mine_norm[j]));
+        END LOOP;
     END IF;
     account_id := target;
     created := new_id IS NOT NULL;
@@ -2072,6 +2345,9 @@ BEGIN
     VALUES (k.route, t, dist_add_identifier.id_type, k.value_norm, dist_add_identifier.account_id)
     ON CONFLICT DO NOTHING;
     IF FOUND THEN
+        PERFORM accounts.dist_journal_event(dist_add_identifier.account_id, t, 'identifier.added'::pg_catalog.text,
+                                            pg_catalog.jsonb_build_object('id_type', dist_add_identifier.id_type,
+                                                                          'value', k.value_norm));
         RETURN true;
     END IF;
     SELECT i.account_id INTO owner FROM accounts.dist_identifiers i
@@ -2305,6 +2581,10 @@ BEGIN
     UPDATE accounts.dist_accounts a SET status = target, updated_at = pg_catalog.now()
      WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_set_account_status.id)
        AND a.id OPERATOR(pg_catalog.=) dist_set_account_status.id;
+    PERFORM accounts.dist_journal_event(dist_set_account_status.id, t.account_type,
+                                        CASE WHEN dist_set_account_status.archived THEN 'account.archived'
+                                             ELSE 'account.restored' END::pg_catalog.text,
+                                        '{}'::jsonb);
     RETURN true;
 END
 $$;
@@ -2337,6 +2617,15 @@ BEGIN
         UPDATE accounts.dist_accounts a SET tags = result, updated_at = pg_catalog.now()
          WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_change_tags.id)
            AND a.id OPERATOR(pg_catalog.=) dist_change_tags.id;
+        PERFORM accounts.dist_journal_event(dist_change_tags.id, t.account_type,
+                                            CASE WHEN dist_change_tags.add THEN 'account.tagged'
+                                                 ELSE 'account.untagged' END::pg_catalog.text,
+                                            pg_catalog.jsonb_build_object('tags', ARRAY(
+                                                SELECT x FROM pg_catalog.unnest(
+                                                    CASE WHEN dist_change_tags.add THEN result ELSE t.tags END) x
+                                                 WHERE x OPERATOR(pg_catalog.<>) ALL (
+                                                    CASE WHEN dist_change_tags.add THEN t.tags ELSE result END)
+                                                 ORDER BY 1)));
     END IF;
     RETURN result;
 END
@@ -2391,6 +2680,10 @@ BEGIN
      WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
        AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
        AND i.account_type OPERATOR(pg_catalog.=) t.account_type;
+    PERFORM accounts.dist_journal_event(dist_remove_identifier.account_id, t.account_type,
+                                        'identifier.removed'::pg_catalog.text,
+                                        pg_catalog.jsonb_build_object('id_type', dist_remove_identifier.id_type,
+                                                                      'value', k.value_norm));
     RETURN true;
 END
 $$;
@@ -2409,6 +2702,8 @@ DECLARE
     t record;
     r record;
     erased integer := 0;
+    chain uuid[];
+    frontier uuid[];
 BEGIN
     PERFORM accounts.dist_read_committed('redact_account()');
     t := accounts.dist_lock_account(dist_redact_account.id, 'update');
@@ -2434,6 +2729,25 @@ BEGIN
        SET status = 'redacted', redacted_at = pg_catalog.now(), updated_at = pg_catalog.now()
      WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_redact_account.id)
        AND a.id OPERATOR(pg_catalog.=) dist_redact_account.id;
+    -- the erased values in the earlier events of the account and of the
+    -- accounts merged into it, in every node's journal: a reference table
+    -- row, which Citus writes on every node (the events from before
+    -- distribute() are in the coordinator's; a shard move leaves an
+    -- account's older events on the node it left).  A merged account
+    -- never changes again: the chain found here is complete.
+    chain := ARRAY[dist_redact_account.id];
+    frontier := chain;
+    WHILE pg_catalog.cardinality(frontier) OPERATOR(pg_catalog.>) 0 LOOP
+        frontier := ARRAY(SELECT a.id FROM accounts.dist_accounts a
+                           WHERE a.merged_into OPERATOR(pg_catalog.=) ANY (frontier)
+                             AND a.id OPERATOR(pg_catalog.<>) ALL (chain));
+        chain := chain OPERATOR(pg_catalog.||) frontier;
+    END LOOP;
+    IF accounts.is_journal_distributed() THEN
+        INSERT INTO accounts.dist_event_redactions AS x (accounts) VALUES (chain);
+    END IF;
+    PERFORM accounts.dist_journal_event(dist_redact_account.id, t.account_type, 'account.redacted'::pg_catalog.text,
+                                        pg_catalog.jsonb_build_object('identifiers_erased', erased));
     RETURN erased;
 END
 $$;
@@ -2524,6 +2838,10 @@ BEGIN
      WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_merge_accounts."into")
        AND a.id OPERATOR(pg_catalog.=) dist_merge_accounts."into";
     PERFORM accounts.repoint_assigned(dist_merge_accounts."into", dist_merge_accounts.srcs);
+    FOR i IN 1 .. pg_catalog.cardinality(dist_merge_accounts.srcs) LOOP
+        PERFORM accounts.dist_journal_event(dist_merge_accounts.srcs[i], into_type, 'account.merged'::pg_catalog.text,
+                                            pg_catalog.jsonb_build_object('into', dist_merge_accounts."into"));
+    END LOOP;
     RETURN moved;
 END
 $$;
@@ -2644,7 +2962,6 @@ REVOKE ALL ON FUNCTION accounts.skip_existing_registry_row() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.guard_tables() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.add_reference_id() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.check_unseen_identifiers(uuid[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION accounts.check_node() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.repoint_assigned(uuid, uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.resolve_account(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.merge_accounts(uuid, uuid[]) FROM PUBLIC;
@@ -2670,6 +2987,7 @@ REVOKE ALL ON FUNCTION accounts.account_route(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.new_account_id(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.normalize_value(text, text, text, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.is_distributed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.is_journal_distributed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.distribute(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_key(text, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_identifier_type(text, text, boolean) FROM PUBLIC;
@@ -2697,3 +3015,10 @@ REVOKE ALL ON FUNCTION accounts.dist_redact_account(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_merge_accounts(uuid, uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_drop_identifier_type(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_drop_account_type(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_journal_setup() FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_journal_write() FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_redact_events() FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_mirror_journal_setting() FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_journal_event(uuid, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.dist_set_journal(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.trim_node_events(timestamptz) FROM PUBLIC;

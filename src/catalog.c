@@ -788,7 +788,7 @@ catalog_normalize(const char *account_type, const char *id_type,
  *     its shell, on every node), catalog_check_node() returns true and the
  *     caller takes the distributed path (citus.c) or refuses.
  *
- * The callers: call.c's entry points, the trigger, accounts.check_node()
+ * The callers: call.c's entry points, the trigger, the journal's functions,
  * and accounts.is_distributed() for the PL/pgSQL functions.  The answer is
  * remembered until pg_class changes (a syscache callback), so CREATE
  * EXTENSION citus or distribute() in another session is seen by the next
@@ -797,6 +797,7 @@ catalog_normalize(const char *account_type, const char *id_type,
 static bool node_checked = false;
 static bool node_citus = false;
 static bool node_distributed = false;
+static bool node_journal = false;	/* accounts.dist_events exists (1.6) */
 
 /* any change to pg_class: look again at the next call */
 static void
@@ -823,6 +824,8 @@ check_node(void)
 	ns = get_namespace_oid("accounts", true);
 	node_distributed = node_citus && OidIsValid(ns) &&
 		OidIsValid(get_relname_relid("dist_identifiers", ns));
+	node_journal = node_distributed &&
+		OidIsValid(get_relname_relid("dist_events", ns));
 	node_checked = true;
 }
 
@@ -844,6 +847,18 @@ catalog_check_node(void)
 }
 
 /*
+ * Has the change journal been distributed (THE JOURNAL ON CITUS in
+ * sql/account.sql)?  Not on a cluster distributed by 1.5 until
+ * distribute() runs again after the update.
+ */
+bool
+catalog_journal_distributed(void)
+{
+	check_node();
+	return node_journal;
+}
+
+/*
  * The same without the error, for try_find_or_create_account(), whose
  * attempt raises it as data.
  */
@@ -854,15 +869,18 @@ catalog_is_distributed(void)
 	return node_distributed;
 }
 
-/* What does not run on a distributed cluster yet: 0A000. */
+/*
+ * What must not reach the single-node tables of a distributed cluster (the
+ * callers forward before; this is the net under them): 0A000.
+ */
 void
 catalog_refuse_distributed(const char *what)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s does not run on a distributed cluster yet", what),
-			 errdetail("This database's accounts were distributed with accounts.distribute(): finding, creating and reading accounts, adding and removing identifiers, creating and dropping types and the lifecycle run on every node; the change journal does not yet."),
-			 errhint("See \"Scaling out\" in the extension's README.")));
+			 errmsg("%s cannot use the single-node tables of a distributed cluster", what),
+			 errdetail("This database's accounts were distributed with accounts.distribute(): they live in accounts.dist_accounts and accounts.dist_identifiers."),
+			 errhint("Update the extension (ALTER EXTENSION account UPDATE), or see \"Scaling out\" in the extension's README.")));
 }
 
 /*

@@ -90,6 +90,7 @@ extern bool catalog_pkey_fetch(Relation heap, ScanKey skey, int nkeys,
 extern void catalog_check_tables(void);
 extern bool catalog_check_node(void);
 extern bool catalog_is_distributed(void);
+extern bool catalog_journal_distributed(void);
 extern void catalog_refuse_distributed(const char *what);
 extern void catalog_check_names(const char *account_type, const char *id_type);
 extern uint64 catalog_generation(void);

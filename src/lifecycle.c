@@ -2,7 +2,8 @@
  * lifecycle.c: the two steps of merging and redacting that SQL cannot do.
  *
  *   accounts.check_unseen_identifiers(uuid[])    REPEATABLE READ check
- *   accounts.check_node()                        the Citus guard
+ *   accounts.check_node()                        the Citus guard (1.5 schema)
+ *   accounts.is_distributed(), is_journal_distributed()   which path
  *   accounts.repoint_assigned(into, sources[])   re-point trigger-managed rows
  *
  * merge_accounts(), redact_account() and the rest of the lifecycle are
@@ -30,11 +31,14 @@ ACCOUNT_FUNCTION(account_check_unseen_identifiers);
 ACCOUNT_FUNCTION(account_repoint_assigned);
 ACCOUNT_FUNCTION(account_check_node);
 ACCOUNT_FUNCTION(account_is_distributed);
+ACCOUNT_FUNCTION(account_is_journal_distributed);
 
 /*
- * accounts.check_node() RETURNS void: the Citus guard (catalog.c) for the
- * PL/pgSQL functions that reach the single-node tables through SQL and
- * have no distributed form yet: 0A000 on any Citus node.
+ * accounts.check_node() RETURNS void: the Citus guard (catalog.c) of the
+ * 1.5 schema's set_journal() and trim_events(), which had no distributed
+ * form: 0A000 on any Citus node.  From 1.6 every function has one and the
+ * SQL function is gone; the symbol stays for a 1.5 schema that runs with
+ * this library before ALTER EXTENSION account UPDATE.
  */
 Datum
 account_check_node(PG_FUNCTION_ARGS pg_attribute_unused())
@@ -53,6 +57,16 @@ Datum
 account_is_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
 {
 	PG_RETURN_BOOL(catalog_check_node());
+}
+
+/*
+ * accounts.is_journal_distributed() RETURNS boolean: whether the
+ * distributed path writes events (the journal's distributed tables exist).
+ */
+Datum
+account_is_journal_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	PG_RETURN_BOOL(catalog_journal_distributed());
 }
 
 /* The uuids of a one-dimensional uuid[] without NULLs (palloc'd). */
