@@ -26,6 +26,13 @@ SQLSTATEs of LIFECYCLE_EXPECTED are counted, not failures.
 Every successful call's results are written to CITUS_OUT as lines
 "ref|email <value> <account_id> <created>"; the TAP test checks them
 against the tables.  Exit status 1 on any failure.
+
+With CITUS_EVENTS_OUT, one consumer per node reads that node's change
+journal while the clients run (accounts.events_since(last, 1000) from 0,
+again and again), keeps reading for CITUS_DRAIN seconds after they stop,
+and writes what it got as lines "<node index> <seq> <account_id|-> <kind>";
+the TAP test compares them with the journals.  A seq that is not above the
+last one is a failure.
 """
 import os
 import random
@@ -49,6 +56,8 @@ LIFECYCLE_EXPECTED = {
     "40P01": "deadlock (merge against attach, across nodes)",
 }
 POOL = int(os.environ.get("CITUS_POOL", "300"))
+EVENTS_OUT = os.environ.get("CITUS_EVENTS_OUT")
+DRAIN = float(os.environ.get("CITUS_DRAIN", "2"))
 
 lock = threading.Lock()
 counts = {}
@@ -219,13 +228,69 @@ def client(n, deadline):
                 failures.append("client %d: %s" % (n, e))
 
 
+def consumer(idx, stop, got):
+    """Read node idx's journal from the start, exactly once, until stop is
+    set and DRAIN seconds passed without a new event."""
+    conn = None
+    last = 0
+    quiet_since = None
+    while True:
+        try:
+            if conn is None or conn.closed:
+                conn = psycopg.connect(CONNINFOS[idx], autocommit=True)
+            rows = conn.execute(
+                "SELECT seq, coalesce(account_id::text, '-'), kind FROM accounts.events_since(%s, 1000)",
+                (last,)).fetchall()
+        except psycopg.Error as e:
+            state = getattr(e, "sqlstate", None) or ""
+            if RESTART_OK and (state.startswith("08") or state in ("57P01", "57P02", "57P03") or not state):
+                note("consumer reconnects")
+                conn = None
+                time.sleep(0.2)
+                continue
+            with lock:
+                failures.append("consumer %d: %s %s" % (idx, state, str(e).splitlines()[0] if str(e) else e))
+            return
+        for seq, account_id, kind in rows:
+            if seq <= last:
+                with lock:
+                    failures.append("consumer %d: seq %d after %d" % (idx, seq, last))
+            got.append((idx, seq, account_id, kind))
+            last = seq
+        if rows:
+            quiet_since = None
+            continue
+        if stop.is_set():
+            if quiet_since is None:
+                quiet_since = time.time()
+            elif time.time() - quiet_since >= DRAIN:
+                conn.close()
+                return
+        time.sleep(0.01)
+
+
 def main():
     deadline = time.time() + SECONDS
+    stop = threading.Event()
+    events = []
+    consumers = []
+    if EVENTS_OUT:
+        consumers = [threading.Thread(target=consumer, args=(i, stop, events)) for i in range(len(CONNINFOS))]
+        for t in consumers:
+            t.start()
     threads = [threading.Thread(target=client, args=(n, deadline)) for n in range(CLIENTS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    stop.set()
+    for t in consumers:
+        t.join()
+    if EVENTS_OUT:
+        with open(EVENTS_OUT, "w") as f:
+            for idx, seq, account_id, kind in events:
+                f.write("%d %d %s %s\n" % (idx, seq, account_id, kind))
+        print("events consumed: %d" % len(events))
     with open(OUT, "w") as f:
         for kind, v, a, c in results:
             f.write("%s %s %s %s\n" % (kind, v, a, "t" if c else "f"))

@@ -20,7 +20,12 @@
 #   6. the lifecycle mixed in under load (merges, redactions, archives,
 #      tags, removals): no identifier on a merged account, only reference
 #      ids on redacted ones, no broken merge chain;
-#   7. amcheck on every shard index of every node.
+#   7. (3b and in 4 to 6) the change journal: every change's event in the journal of the
+#      node that holds its account, written exactly when the change
+#      commits (also with a worker restarted), read exactly once by a
+#      consumer per node under load, redacted on every node, switched and
+#      trimmed from any node;
+#   8. amcheck on every shard index of every node.
 use strict;
 use warnings;
 
@@ -141,6 +146,9 @@ for my $node (@workers)
 		'0', $node->name . ': nothing written');
 }
 
+my $pre_events = $coord->safe_psql('postgres', 'SELECT count(*) FROM accounts.events');
+ok($pre_events > 50, "the single-node journal has $pre_events events before distribute()");
+
 # 2. distribute()
 ($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.distribute(0)");
 like($err, qr/22023: shard_count must be between 1 and 4096/, 'distribute(0): 22023');
@@ -157,14 +165,15 @@ for my $w (@workers)
 like($err, qr/55000: accounts.distribute\(\) runs on the coordinator/, 'distribute() on a worker: 55000');
 is($coord->safe_psql('postgres', q{SELECT string_agg(table_name::text || ':' || citus_table_type || ':' || shard_count, ' ' ORDER BY table_name::text)
 	FROM citus_tables WHERE table_name::text LIKE 'accounts.%'}),
-	'accounts.dist_account_types:reference:1 accounts.dist_accounts:distributed:8 accounts.dist_identifier_types:reference:1 accounts.dist_identifiers:distributed:8',
-	'registries are reference tables, accounts and identifiers distributed over 8 shards');
-is($coord->safe_psql('postgres', q{SELECT count(DISTINCT colocation_id) FROM citus_tables WHERE table_name::text IN ('accounts.dist_accounts', 'accounts.dist_identifiers')}),
-	'1', 'accounts and identifiers are co-located');
+	'accounts.dist_account_types:reference:1 accounts.dist_accounts:distributed:8 accounts.dist_event_redactions:reference:1 accounts.dist_events:distributed:8 accounts.dist_identifier_types:reference:1 accounts.dist_identifiers:distributed:8 accounts.dist_journal_settings:reference:1',
+	'registries are reference tables, accounts, identifiers and events distributed over 8 shards');
+is($coord->safe_psql('postgres', q{SELECT count(DISTINCT colocation_id) FROM citus_tables WHERE table_name::text IN ('accounts.dist_accounts', 'accounts.dist_identifiers', 'accounts.dist_events')}),
+	'1', 'accounts, identifiers and events are co-located');
 is($coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM accounts.dist_accounts) || '/' || (SELECT count(*) FROM accounts.dist_identifiers)}),
 	'51/52', 'the existing accounts and identifiers moved into the distributed tables');
 
 # 3. every function from every node
+my %made;	# per node: the accounts it made, for the journal's checks
 for my $node (@nodes)
 {
 	my $n = $node->name;
@@ -229,13 +238,12 @@ for my $node (@nodes)
 	}
 	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nBEGIN READ ONLY; SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'ro_$n')");
 	like($err, qr/25006: cannot create an account/, "$n: a read-only transaction: 25006");
-	for my $c (grep { $_->[0] =~ /^(events_since)$/ } @calls,
-		[ 'set_journal', q{SELECT accounts.set_journal('user', false)} ],
-		[ 'trim_events', q{SELECT accounts.trim_events(now())} ])
-	{
-		($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . $c->[1]);
-		like($err, qr/0A000: .* does not run on a distributed cluster yet/, "$n: $c->[0] refuses with 0A000");
-	}
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM accounts.events_since(-1)");
+	like($err, qr/22023: argument "after" must not be negative/, "$n: events_since(-1): 22023");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.set_journal('nope', true)");
+	like($err, qr/42704: account type "nope" does not exist/, "$n: set_journal of an unknown account type: 42704");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.trim_events(NULL)");
+	like($err, qr/22004: argument "before" must not be null/, "$n: trim_events(NULL): 22004");
 
 	# the lifecycle
 	is($node->safe_psql('postgres', qq{SELECT accounts.tag_account('$id', ARRAY['VIP', ' gold '])}), '{gold,vip}', "$n: tag_account");
@@ -270,7 +278,91 @@ for my $node (@nodes)
 		qq{redacted {"(reference_id,ma_$n)","(reference_id,mb_$n)"}}, "$n: a redacted account keeps its reference ids");
 	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.add_identifier('$ma', 'email', 'again_$n\@example.com')});
 	like($err, qr/55000: account $ma is redacted/, "$n: attaching to the redacted account: 55000");
+	$made{$n} = { id => $id, multi => $multi, ma => $ma, mb => $mb };
 }
+
+# 3b. the change journal, from every node (4 to 6 check it under load)
+my %port_node = map { $_->port => $_ } @nodes;
+# the node whose shard holds route $route
+sub route_node
+{
+	my ($route) = @_;
+	return $port_node{ $coord->safe_psql('postgres', qq{SELECT nodeport FROM citus_shards
+		WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_accounts', $route)}) };
+}
+sub account_node { return route_node("accounts.account_route('$_[0]')"); }
+# a node's journal, read with events_since() in batches: [seq, account_id or '', kind, detail]
+sub journal
+{
+	my ($node) = @_;
+	my ($after, @events) = (0);
+	while (1)
+	{
+		my @batch = map { [ split /\|/, $_, 4 ] } split /\n/, $node->safe_psql('postgres',
+			qq{SELECT seq, coalesce(account_id::text, ''), kind, detail FROM accounts.events_since($after, 10000)},
+			extra_params => [ '-F', '|', '-A' ]);
+		last unless @batch;
+		push @events, @batch;
+		$after = $batch[-1][0];
+	}
+	return \@events;
+}
+# every event of an account, from every node: [node name, kind, detail]
+sub events_of
+{
+	my ($id) = @_;
+	my @found;
+	for my $node (@nodes)
+	{
+		push @found, map { [ $node->name, $_->[2], $_->[3] ] } grep { $_->[1] eq $id } @{ journal($node) };
+	}
+	return \@found;
+}
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM accounts.events_since(0, 100000)'), $pre_events,
+	'the coordinator (no shards) keeps the events from before distribute(), and gets no new ones');
+for my $n (sort keys %made)
+{
+	my $m = $made{$n};
+	my $home = account_node($m->{id})->name;
+	my $ev = events_of($m->{id});
+	is(join(' ', map { $_->[0] } @$ev), join(' ', ($home) x 7), "$n: the account's events are all on $home, which holds its shard");
+	is(join(' ', map { $_->[1] } @$ev),
+		'account.created identifier.added account.tagged account.untagged account.archived account.restored identifier.removed',
+		"$n: one event per change, in order (a call that changed nothing wrote none)");
+	like($ev->[0][2], qr/^\{"identifiers": \[\{"value": "new_$n", "id_type": "reference_id"\}\]\}$/, "$n: account.created names its identifier, normalized");
+	is($ev->[1][2], qq({"value": "add_$n\@example.com", "id_type": "email"}), "$n: identifier.added names it");
+	is($ev->[2][2], '{"tags": ["gold", "vip"]}', "$n: account.tagged names the tags added");
+	$ev = events_of($m->{multi});
+	is(join(' ', map { "$_->[0]:$_->[1]" } @$ev), join(' ', map { account_node($m->{multi})->name . ":$_" } qw(account.created identifier.added)),
+		"$n: the multi-identifier account: created with its identifiers from two shards, then one attached");
+	like($ev->[0][2], qr/"identifiers": \[(\{[^}]+\}, ){2}\{[^}]+\}\]/, "$n: its account.created names all three identifiers");
+	$ev = events_of($m->{mb});
+	is(join(' ', map { $_->[1] } @$ev), 'account.created account.tagged account.merged', "$n: the merged source: created, tagged, merged");
+	is($ev->[2][2], qq({"into": "$m->{ma}"}), "$n: account.merged names the target");
+	is(scalar(grep { $_->[2] =~ /\@example\.com/ } @$ev, @{ events_of($m->{ma}) }), 0,
+		"$n: the redaction erased the emails from the events of the account and of the one merged into it, on their nodes");
+	is(join(' ', map { $_->[1] } grep { $_->[1] eq 'account.redacted' } @{ events_of($m->{ma}) }), 'account.redacted', "$n: account.redacted, once");
+}
+# a redaction reaches the events from before distribute(), on the coordinator
+my ($old_created) = grep { $_->[1] eq 'account.created' } @{ events_of($old_multi) };
+like($old_created->[2], qr/old\@example\.com/, 'the coordinator has the event of an account made before distribute()');
+is($workers[1]->safe_psql('postgres', qq{SELECT accounts.redact_account('$old_multi')}), '1', 'a worker redacts that account');
+($old_created) = grep { $_->[1] eq 'account.created' } @{ events_of($old_multi) };
+unlike($old_created->[2], qr/old\@example\.com/, "and the coordinator's old event no longer has the email");
+# the journal switched off from one node is off on every node
+$workers[0]->safe_psql('postgres', q{SELECT accounts.set_journal('user', false)});
+is(join(' ', map { $_->safe_psql('postgres', q{SELECT enabled FROM accounts.journal_settings WHERE account_type = 'user'}) } @nodes),
+	'f f f', 'set_journal() on a worker switches every node');
+my $nj = $workers[1]->safe_psql('postgres', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'no_journal')});
+is(scalar(@{ events_of($nj) }), 0, 'a create with the journal off writes no event on any node');
+$coord->safe_psql('postgres', q{SELECT accounts.set_journal('user', true)});
+my $yj = $workers[1]->safe_psql('postgres', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'journal_again')});
+is(scalar(@{ events_of($yj) }), 1, 'and on again');
+# a rolled-back change leaves no event
+my $before_rb = join ',', map { scalar @{ journal($_) } } @nodes;
+$workers[0]->safe_psql('postgres', q{BEGIN; SELECT accounts.find_or_create_account('user', 'reference_id', 'rolled_back');
+	SELECT accounts.tag_account(accounts.find_account('user', 'reference_id', 'journal_again'), ARRAY['x']); ROLLBACK});
+is(join(',', map { scalar @{ journal($_) } } @nodes), $before_rb, 'a rolled-back transaction leaves no event on any node');
 # registry changes (reference tables: every node sees them at once)
 $coord->safe_psql('postgres', q{SELECT accounts.create_account_type('customer')});
 $workers[0]->safe_psql('postgres', q{SELECT accounts.create_identifier_type('customer', 'phone', 'phone')});
@@ -296,6 +388,15 @@ $coord->safe_psql('postgres', q{SELECT accounts.create_account_type('temp')});
 $workers[0]->safe_psql('postgres', q{SELECT accounts.drop_account_type('temp')});
 ($ret, $out, $err) = $workers[1]->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM accounts.find_or_create_account('temp', 'reference_id', 'x')");
 like($err, qr/42704: account type "temp" does not exist/, 'a dropped account type is gone on every node');
+# registry events: all in the journal of the node of route 0, in order
+{
+	my $home = route_node(0);
+	my @reg = map { "$_->[2]:" . ($_->[3] =~ /"name": "([^"]+)"/)[0] } grep { $_->[1] eq '' } @{ journal($home) };
+	is(join(' ', @reg), 'account_type.created:customer identifier_type.created:reference_id identifier_type.created:phone '
+		. 'identifier_type.created:nick identifier_type.dropped:nick account_type.created:temp identifier_type.created:reference_id account_type.dropped:temp',
+		'registry changes from every node are events on ' . $home->name . ' (route 0), in order; failed ones wrote none');
+	is(scalar(grep { $_->[1] eq '' } map { @{ journal($_) } } grep { $_ != $home && $_ != $coord } @nodes), 0, 'and on no other worker');
+}
 # a drop waits for a creator of its type on another node, then sees its
 # account (the creator's lock on that node's copy of the registry)
 $coord->safe_psql('postgres', q{SELECT accounts.create_account_type('race')});
@@ -417,6 +518,94 @@ sub check_results
 	is($split, 0, "$label: no person split over two accounts");
 }
 
+# what the consumers of a run got (citus.py, CITUS_EVENTS_OUT) against the
+# journals: up to its last seq, each node's consumer has every committed
+# event of that node exactly once and in order
+sub check_consumed
+{
+	my ($label, $file) = @_;
+	my (%got, %last);
+	open my $fh, '<', $file or die "$file: $!";
+	while (my $line = <$fh>)
+	{
+		chomp $line;
+		my ($i, $seq, $id, $kind) = split / /, $line;
+		push @{ $got{$i} }, "$seq $id $kind";
+		$last{$i} = $seq;
+	}
+	my ($total, $wrong) = (0, 0);
+	for my $i (0 .. $#nodes)
+	{
+		my @want = map { "$_->[0] " . ($_->[1] || '-') . " $_->[2]" } grep { $_->[0] <= ($last{$i} // 0) } @{ journal($nodes[$i]) };
+		my $have = join "\n", @{ $got{$i} // [] };
+		$total += @want;
+		if ($have ne join "\n", @want)
+		{
+			$wrong++;
+			diag("$label: " . $nodes[$i]->name . ': the consumer got ' . scalar(@{ $got{$i} // [] }) . ' events, the journal has ' . scalar(@want) . " up to $last{$i}");
+		}
+	}
+	is($wrong, 0, "$label: each node's consumer read its journal ($total events) exactly once and in order, while it was written");
+	ok(scalar(keys %last) >= 2, "$label: the consumers had events to read");
+}
+
+# The journals against the tables: every account has its account.created
+# (once, on the node of its shard), every merged account its account.merged
+# (with the target), every redacted one its account.redacted, the
+# redacted chains no identifier value; no event of an unknown account.
+my %route_port;
+sub journal_audit
+{
+	my ($label, @no_journal) = @_;
+	if (!%route_port)
+	{
+		%route_port = map { split / / } split /\n/, $coord->safe_psql('postgres', q{SELECT r || ' ' || (SELECT nodeport FROM citus_shards
+			WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_accounts', r)) FROM generate_series(0, 65535) r});
+	}
+	my (%status, %into);
+	for my $line (split /\n/, $coord->safe_psql('postgres', q{SELECT id, status, coalesce(merged_into::text, '-') FROM accounts.dist_accounts},
+			extra_params => [ '-F', ' ', '-A' ]))
+	{
+		my ($id, $st, $m) = split / /, $line;
+		$status{$id} = $st;
+		$into{$id} = $m;
+	}
+	my (%count, %merged_to);
+	my ($unknown, $misplaced, $leaked, $events) = (0, 0, 0, 0);
+	my %redacted_chain;
+	for my $id (keys %status)
+	{
+		my ($cur, $hops) = ($id, 0);
+		$cur = $into{$cur} while ($status{$cur} // '') eq 'merged' && ++$hops < 10000;
+		$redacted_chain{$id} = 1 if ($status{$cur} // '') eq 'redacted';
+	}
+	for my $node (@nodes)
+	{
+		for my $e (@{ journal($node) })
+		{
+			my ($seq, $id, $kind, $detail) = @$e;
+			$events++;
+			next if $id eq '';
+			if (!$status{$id}) { $unknown++; next; }
+			$misplaced++ if $node != $coord && $route_port{ hex(substr($id, -4)) } != $node->port;
+			$count{"$id $kind"}++;
+			$merged_to{$id} = $1 if $kind eq 'account.merged' && $detail =~ /"into": "([^"]+)"/;
+			$leaked++ if $redacted_chain{$id} && $detail =~ /"value": "[^"]*\@/;
+		}
+	}
+	my %skip = map { $_ => 1 } @no_journal;
+	my @ids = grep { !$skip{$_} } keys %status;
+	is($unknown, 0, "$label: no event of an account that does not exist ($events events on three nodes)");
+	is($misplaced, 0, "$label: every event after distribute() is in the journal of its account's node");
+	is(scalar(grep { ($count{"$_ account.created"} // 0) != 1 } @ids), 0, "$label: each of the " . scalar(@ids) . ' accounts has exactly one account.created');
+	is(scalar(grep { ($count{"$_ account.merged"} // 0) != ($status{$_} eq 'merged' ? 1 : 0) } @ids), 0,
+		"$label: each merged account has one account.merged, and no other has one");
+	is(scalar(grep { $status{$_} eq 'merged' && ($merged_to{$_} // '') ne $into{$_} } @ids), 0, "$label: account.merged names the account it went into");
+	is(scalar(grep { ($count{"$_ account.redacted"} // 0) != ($status{$_} eq 'redacted' ? 1 : 0) } @ids), 0,
+		"$label: each redacted account has one account.redacted, and no other has one");
+	is($leaked, 0, "$label: no event of a redacted account (or of one merged into it) keeps an erased value");
+}
+
 my $client = dirname(__FILE__) . '/../clients/citus.py';
 my $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
 my $seconds = $ENV{CITUS_SECONDS} // 30;
@@ -426,17 +615,21 @@ my $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_hot.txt";
 my ($stdout, $stderr);
 my $ok = IPC::Run::run([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'hot';
-				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = 16; delete $ENV{CITUS_RESTART_OK}; });
+				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = 16; delete $ENV{CITUS_RESTART_OK};
+				  $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
 diag($stdout);
 diag($stderr) if $stderr;
 ok($ok, "16 clients for ${seconds}s over three nodes: no client error");
 check_results('hot run', $outfile, 'hot', 1);
+check_consumed('hot run', "$outfile.events");
+journal_audit('hot run', $nj);
 
 # 5. a worker restarted during the run
 $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_restart.txt";
 my $h = IPC::Run::start([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'rst';
-				  $ENV{CITUS_SECONDS} = 20; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1; });
+				  $ENV{CITUS_SECONDS} = 20; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1;
+				  $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
 sleep 6;
 $workers[1]->stop('immediate');
 sleep 3;
@@ -457,6 +650,8 @@ for (1 .. 60)
 }
 is($pending, 0, 'no prepared transaction is left on any node');
 check_results('restart run', $outfile, 'rst', 0);
+check_consumed('restart run', "$outfile.events");
+journal_audit('restart run', $nj);
 
 # 6. the lifecycle under load: merges of hot accounts, redactions, archives,
 # tags and removals among the creates, from every node
@@ -464,15 +659,23 @@ $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_lifecycle.txt";
 $ok = IPC::Run::run([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'lc';
 				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_LIFECYCLE} = 1;
-				  $ENV{CITUS_POOL} = 100; delete $ENV{CITUS_RESTART_OK}; });
+				  $ENV{CITUS_POOL} = 100; delete $ENV{CITUS_RESTART_OK}; $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
 diag($stdout);
 diag($stderr) if $stderr;
 ok($ok, "16 clients for ${seconds}s mixing the lifecycle in: no error but 55000, 2BP01 and 40P01");
 like($stdout, qr/lifecycle calls: \d+/, 'the lifecycle calls ran');
 like($stdout, qr/expected 55000: \d+/, 'and met merged and redacted accounts');
 audit('lifecycle run');
+check_consumed('lifecycle run', "$outfile.events");
+journal_audit('lifecycle run', $nj);
 
-# 7. amcheck on every index of the extension's tables and shards, every node
+# retention, from a worker: every node's journal
+my $all_events = 0;
+$all_events += scalar @{ journal($_) } for @nodes;
+is($workers[1]->safe_psql('postgres', q{SELECT accounts.trim_events(now())}), $all_events, "trim_events() on a worker deletes the $all_events events of every node");
+is(join(' ', map { scalar @{ journal($_) } } @nodes), '0 0 0', 'every journal is empty after it');
+
+# 8. amcheck on every index of the extension's tables and shards, every node
 $coord->safe_psql('postgres', 'CREATE EXTENSION amcheck');	# Citus creates it on the workers
 for my $node (@nodes)
 {
