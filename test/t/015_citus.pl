@@ -291,6 +291,13 @@ sub route_node
 		WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_accounts', $route)}) };
 }
 sub account_node { return route_node("accounts.account_route('$_[0]')"); }
+# the same in another database
+sub account_node_in
+{
+	my ($db, $id) = @_;
+	return $port_node{ $coord->safe_psql($db, qq{SELECT nodeport FROM citus_shards
+		WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_accounts', accounts.account_route('$id'))}) };
+}
 # a node's journal, read with events_since() in batches: [seq, account_id or '', kind, detail]
 sub journal
 {
@@ -674,6 +681,40 @@ my $all_events = 0;
 $all_events += scalar @{ journal($_) } for @nodes;
 is($workers[1]->safe_psql('postgres', q{SELECT accounts.trim_events(now())}), $all_events, "trim_events() on a worker deletes the $all_events events of every node");
 is(join(' ', map { scalar @{ journal($_) } } @nodes), '0 0 0', 'every journal is empty after it');
+
+# a cluster distributed by 1.5, updated to 1.6: it works as before, without
+# events, until distribute() runs again, and then has its journal
+for my $node (@nodes)
+{
+	$node->safe_psql('postgres', 'CREATE DATABASE upgraded');
+	$node->safe_psql('upgraded', 'CREATE EXTENSION citus');
+}
+$coord->safe_psql('upgraded', "SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
+$coord->safe_psql('upgraded', "SELECT citus_add_node('" . $_->host . "', " . $_->port . ")") for @workers;
+$coord->safe_psql('upgraded', q{CREATE EXTENSION account VERSION '1.5'; SELECT accounts.distribute(4)});
+my $u15 = $workers[0]->safe_psql('upgraded', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'made_by_15')});
+$coord->safe_psql('upgraded', 'ALTER EXTENSION account UPDATE');
+is(join(' ', map { $_->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}) } @nodes),
+	'1.6 1.6 1.6', 'ALTER EXTENSION on the coordinator of a cluster distributed by 1.5 updates every node');
+is($workers[1]->safe_psql('upgraded', q{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'MADE_BY_15')}),
+	"$u15 false", 'after the update, an account made by 1.5 is found');
+is($workers[1]->safe_psql('upgraded', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'between')}),
+	't', 'and creating works before distribute() runs again');
+is(join(' ', map { $_->safe_psql('upgraded', 'SELECT count(*) FROM accounts.events_since(0)') } @nodes), '0 0 0', 'without events, as with 1.5');
+($ret, $out, $err) = $workers[0]->psql('upgraded', "\\set VERBOSITY verbose\nSELECT accounts.set_journal('user', false)");
+like($err, qr/55000: the change journal is not distributed on this cluster yet/, 'set_journal before it: 55000');
+($ret, $out, $err) = $coord->psql('upgraded', 'SELECT accounts.distribute()');
+like($err, qr/the change journal is distributed now/, 'distribute() again finishes the update');
+my $after = $workers[1]->safe_psql('upgraded', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'after_update')});
+is(join(' ', map { $_->safe_psql('upgraded', qq{SELECT count(*) FROM accounts.events_since(0) WHERE account_id = '$after' AND kind = 'account.created'}) } @nodes),
+	join(' ', map { $_ == account_node_in('upgraded', $after) ? 1 : 0 } @nodes), 'then a create writes its event on the node of its account');
+is($workers[0]->safe_psql('upgraded', q{SELECT accounts.add_identifier(accounts.find_account('user', 'reference_id', 'made_by_15'), 'reference_id', 'another')}),
+	't', 'an account made by 1.5 takes an identifier');
+is($workers[0]->safe_psql('upgraded', qq{SELECT kind FROM accounts.events_since(0) WHERE account_id = '$u15'}) . $workers[1]->safe_psql('upgraded', qq{SELECT kind FROM accounts.events_since(0) WHERE account_id = '$u15'}),
+	'identifier.added', 'and its event is written');
+$workers[1]->safe_psql('upgraded', q{SELECT accounts.set_journal('user', false)});
+is($coord->safe_psql('upgraded', q{SELECT enabled FROM accounts.journal_settings}), 'f', 'set_journal works from a worker');
+is($coord->safe_psql('upgraded', q{SELECT count(*) FROM accounts.dist_accounts WHERE event_detail IS NOT NULL}), '0', 'no account row keeps an event detail');
 
 # 8. amcheck on every index of the extension's tables and shards, every node
 $coord->safe_psql('postgres', 'CREATE EXTENSION amcheck');	# Citus creates it on the workers
