@@ -101,9 +101,17 @@ account_journal_event(PG_FUNCTION_ARGS)
 	for (int i = 0; i < 3; i++)
 		if (PG_ARGISNULL(i + 1))
 			call_null_error(args[i], "Pass an account type, a kind and a detail.");
-	/* distributed: to the journal of the account's node */
+	/*
+	 * distributed: to the journal of the account's node; none before the
+	 * journal's tables exist (a cluster distributed by 1.5, whose schema
+	 * may still be 1.5's: it has no dist_journal_event())
+	 */
 	if (catalog_check_node())
+	{
+		if (!catalog_journal_distributed())
+			PG_RETURN_VOID();
 		return citus_forward(fcinfo);
+	}
 	account_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	append_event(PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0), PG_GETARG_DATUM(1),
 				 account_type, text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_DATUM(3));

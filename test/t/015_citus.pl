@@ -693,6 +693,10 @@ $coord->safe_psql('upgraded', "SELECT citus_set_coordinator_host('" . $coord->ho
 $coord->safe_psql('upgraded', "SELECT citus_add_node('" . $_->host . "', " . $_->port . ")") for @workers;
 $coord->safe_psql('upgraded', q{CREATE EXTENSION account VERSION '1.5'; SELECT accounts.distribute(4)});
 my $u15 = $workers[0]->safe_psql('upgraded', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'made_by_15')});
+# this library under the 1.5 schema, before the update: as 1.5, without events
+$workers[1]->safe_psql('upgraded', q{SELECT accounts.create_identifier_type('user', 'email', 'email')});
+is($workers[0]->safe_psql('upgraded', q{SELECT created FROM accounts.find_or_create_account('user', ROW('email', 'u15@example.com')::accounts.identifier)}),
+	't', 'the new library runs the 1.5 schema of a distributed cluster (registry and creates)');
 $coord->safe_psql('upgraded', 'ALTER EXTENSION account UPDATE');
 is(join(' ', map { $_->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}) } @nodes),
 	'1.6 1.6 1.6', 'ALTER EXTENSION on the coordinator of a cluster distributed by 1.5 updates every node');
