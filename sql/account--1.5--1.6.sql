@@ -182,6 +182,65 @@ $$;
 COMMENT ON FUNCTION accounts.drop_account_type(text) IS
     'Drop an account type that has no accounts (not user)';
 
+CREATE OR REPLACE FUNCTION accounts.redact_account(id uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    distributed boolean;
+    t record;
+    erased integer;
+    acc_type text;
+BEGIN
+    distributed := accounts.is_distributed();
+    IF redact_account.id IS NULL THEN
+        RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account to redact.';
+    END IF;
+    IF distributed THEN
+        RETURN accounts.dist_redact_account(redact_account.id);
+    END IF;
+    SELECT a.status, a.merged_into INTO t
+      FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) redact_account.id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', redact_account.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', redact_account.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A merged account holds no identifiers.',
+                  HINT = pg_catalog.format('Redact the surviving account %s instead.', accounts.resolve_account(redact_account.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RETURN 0;
+    END IF;
+    PERFORM accounts.check_unseen_identifiers(ARRAY[redact_account.id]);
+    DELETE FROM accounts.identifiers i
+     WHERE i.account_id OPERATOR(pg_catalog.=) redact_account.id
+       AND i.id_type OPERATOR(pg_catalog.<>) 'reference_id';
+    GET DIAGNOSTICS erased = ROW_COUNT;
+    UPDATE accounts.accounts a
+       SET status = 'redacted', redacted_at = pg_catalog.now(), updated_at = pg_catalog.now()
+     WHERE a.id OPERATOR(pg_catalog.=) redact_account.id
+    RETURNING a.account_type INTO acc_type;
+    -- the erased values in its earlier events, and in those of the
+    -- accounts merged into it (whose identifiers it held)
+    PERFORM accounts.redact_node_events(ARRAY(
+        WITH RECURSIVE m(id) AS (
+            SELECT redact_account.id
+            UNION
+            SELECT a.id FROM accounts.accounts a, m
+             WHERE a.merged_into OPERATOR(pg_catalog.=) m.id)
+        SELECT m.id FROM m));
+    PERFORM accounts.journal_event(redact_account.id, acc_type, 'account.redacted'::pg_catalog.text,
+                                   pg_catalog.jsonb_build_object('identifiers_erased', erased));
+    RETURN erased;
+END
+$$;
+COMMENT ON FUNCTION accounts.redact_account(uuid) IS
+    'Erase the account''s identifiers except its reference ids, irreversibly; it becomes redacted; returns the identifiers erased';
+
 CREATE OR REPLACE FUNCTION accounts.set_journal(account_type text, enabled boolean) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -246,13 +305,25 @@ BEGIN
         END LOOP;
         RETURN n;
     END IF;
-    DELETE FROM accounts.events e WHERE e.occurred_at OPERATOR(pg_catalog.<) trim_events.before;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    RETURN accounts.trim_node_events(trim_events.before);
 END
 $$;
 COMMENT ON FUNCTION accounts.trim_events(timestamptz) IS
     'Retention: delete the events that occurred before the given time; returns how many';
+
+CREATE FUNCTION accounts.redact_node_events(ids uuid[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
+     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (redact_node_events.ids)
+       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
+       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+END
+$$;
+COMMENT ON FUNCTION accounts.redact_node_events(uuid[]) IS
+    'Internal (redact_account): erase the identifier values from the accounts'' events in this node''s journal';
 
 CREATE FUNCTION accounts.is_journal_distributed() RETURNS boolean
     AS 'MODULE_PATHNAME', 'account_is_journal_distributed'
@@ -424,10 +495,7 @@ CREATE FUNCTION accounts.dist_redact_events() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
-     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (NEW.accounts)
-       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
-       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+    PERFORM accounts.redact_node_events(NEW.accounts);
     RETURN NULL;
 END
 $$;
@@ -459,9 +527,6 @@ CREATE FUNCTION accounts.dist_journal_event(account_id uuid, account_type text, 
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF NOT accounts.is_journal_distributed() THEN
-        RETURN;                 -- updated from 1.5, distribute() not run again yet
-    END IF;
     INSERT INTO accounts.dist_events AS e (route, account_id, account_type, kind, detail)
     VALUES (COALESCE(accounts.account_route(dist_journal_event.account_id), 0), dist_journal_event.account_id,
             dist_journal_event.account_type, dist_journal_event.kind, dist_journal_event.detail);
@@ -506,7 +571,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION accounts.trim_node_events(timestamptz) IS
-    'Internal (trim_events() on a distributed cluster): delete this node''s events before the given time';
+    'Internal (trim_events()): delete this node''s events before the given time';
 
 CREATE OR REPLACE FUNCTION accounts.dist_find_or_create_key(type text, id_type text, route integer,
         value_norm text, OUT account_id uuid, OUT created boolean)
@@ -751,7 +816,7 @@ BEGIN
     ELSE
         -- attached to an existing account: one identifier.added each
         FOR j IN 1 .. COALESCE(pg_catalog.cardinality(mine_route), 0) LOOP
-            PERFORM accounts.dist_journal_event(target, dist_find_or_create_account.type,
+            PERFORM accounts.journal_event(target, dist_find_or_create_account.type,
                                                 'identifier.added'::pg_catalog.text,
                                                 pg_catalog.jsonb_build_object('id_type', mine_type[j],
                                                                               'value', mine_norm[j]));
@@ -787,7 +852,7 @@ BEGIN
     VALUES (k.route, t, dist_add_identifier.id_type, k.value_norm, dist_add_identifier.account_id)
     ON CONFLICT DO NOTHING;
     IF FOUND THEN
-        PERFORM accounts.dist_journal_event(dist_add_identifier.account_id, t, 'identifier.added'::pg_catalog.text,
+        PERFORM accounts.journal_event(dist_add_identifier.account_id, t, 'identifier.added'::pg_catalog.text,
                                             pg_catalog.jsonb_build_object('id_type', dist_add_identifier.id_type,
                                                                           'value', k.value_norm));
         RETURN true;
@@ -837,7 +902,7 @@ BEGIN
     UPDATE accounts.dist_accounts a SET status = target, updated_at = pg_catalog.now()
      WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_set_account_status.id)
        AND a.id OPERATOR(pg_catalog.=) dist_set_account_status.id;
-    PERFORM accounts.dist_journal_event(dist_set_account_status.id, t.account_type,
+    PERFORM accounts.journal_event(dist_set_account_status.id, t.account_type,
                                         CASE WHEN dist_set_account_status.archived THEN 'account.archived'
                                              ELSE 'account.restored' END::pg_catalog.text,
                                         '{}'::jsonb);
@@ -873,7 +938,7 @@ BEGIN
         UPDATE accounts.dist_accounts a SET tags = result, updated_at = pg_catalog.now()
          WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_change_tags.id)
            AND a.id OPERATOR(pg_catalog.=) dist_change_tags.id;
-        PERFORM accounts.dist_journal_event(dist_change_tags.id, t.account_type,
+        PERFORM accounts.journal_event(dist_change_tags.id, t.account_type,
                                             CASE WHEN dist_change_tags.add THEN 'account.tagged'
                                                  ELSE 'account.untagged' END::pg_catalog.text,
                                             pg_catalog.jsonb_build_object('tags', ARRAY(
@@ -916,7 +981,7 @@ BEGIN
      WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
        AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
        AND i.account_type OPERATOR(pg_catalog.=) t.account_type;
-    PERFORM accounts.dist_journal_event(dist_remove_identifier.account_id, t.account_type,
+    PERFORM accounts.journal_event(dist_remove_identifier.account_id, t.account_type,
                                         'identifier.removed'::pg_catalog.text,
                                         pg_catalog.jsonb_build_object('id_type', dist_remove_identifier.id_type,
                                                                       'value', k.value_norm));
@@ -976,7 +1041,7 @@ BEGIN
     IF accounts.is_journal_distributed() THEN
         INSERT INTO accounts.dist_event_redactions AS x (accounts) VALUES (chain);
     END IF;
-    PERFORM accounts.dist_journal_event(dist_redact_account.id, t.account_type, 'account.redacted'::pg_catalog.text,
+    PERFORM accounts.journal_event(dist_redact_account.id, t.account_type, 'account.redacted'::pg_catalog.text,
                                         pg_catalog.jsonb_build_object('identifiers_erased', erased));
     RETURN erased;
 END
@@ -1061,7 +1126,7 @@ BEGIN
        AND a.id OPERATOR(pg_catalog.=) dist_merge_accounts."into";
     PERFORM accounts.repoint_assigned(dist_merge_accounts."into", dist_merge_accounts.srcs);
     FOR i IN 1 .. pg_catalog.cardinality(dist_merge_accounts.srcs) LOOP
-        PERFORM accounts.dist_journal_event(dist_merge_accounts.srcs[i], into_type, 'account.merged'::pg_catalog.text,
+        PERFORM accounts.journal_event(dist_merge_accounts.srcs[i], into_type, 'account.merged'::pg_catalog.text,
                                             pg_catalog.jsonb_build_object('into', dist_merge_accounts."into"));
     END LOOP;
     RETURN moved;
@@ -1076,3 +1141,4 @@ REVOKE ALL ON FUNCTION accounts.dist_mirror_journal_setting() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_journal_event(uuid, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_set_journal(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.trim_node_events(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.redact_node_events(uuid[]) FROM PUBLIC;

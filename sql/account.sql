@@ -949,16 +949,13 @@ BEGIN
     RETURNING a.account_type INTO acc_type;
     -- the erased values in its earlier events, and in those of the
     -- accounts merged into it (whose identifiers it held)
-    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
-     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (ARRAY(
-               WITH RECURSIVE m(id) AS (
-                   SELECT redact_account.id
-                   UNION
-                   SELECT a.id FROM accounts.accounts a, m
-                    WHERE a.merged_into OPERATOR(pg_catalog.=) m.id)
-               SELECT m.id FROM m))
-       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
-       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+    PERFORM accounts.redact_node_events(ARRAY(
+        WITH RECURSIVE m(id) AS (
+            SELECT redact_account.id
+            UNION
+            SELECT a.id FROM accounts.accounts a, m
+             WHERE a.merged_into OPERATOR(pg_catalog.=) m.id)
+        SELECT m.id FROM m));
     PERFORM accounts.journal_event(redact_account.id, acc_type, 'account.redacted'::pg_catalog.text,
                                    pg_catalog.jsonb_build_object('identifiers_erased', erased));
     RETURN erased;
@@ -1364,9 +1361,7 @@ BEGIN
         END LOOP;
         RETURN n;
     END IF;
-    DELETE FROM accounts.events e WHERE e.occurred_at OPERATOR(pg_catalog.<) trim_events.before;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    RETURN accounts.trim_node_events(trim_events.before);
 END
 $$;
 COMMENT ON FUNCTION accounts.trim_events(timestamptz) IS
@@ -1403,6 +1398,25 @@ END
 $$;
 COMMENT ON FUNCTION accounts.redacted_detail(jsonb) IS
     'Internal (redact_account): an event detail without its erased identifier values';
+
+/*
+ * Erase the identifier values from the events of the given accounts in
+ * this node's journal (redact_account(); on Citus, on every node through
+ * dist_redact_events()).  An UPDATE keeps seq (src/journal.c, THE JOURNAL).
+ */
+CREATE FUNCTION accounts.redact_node_events(ids uuid[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
+     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (redact_node_events.ids)
+       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
+       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+END
+$$;
+COMMENT ON FUNCTION accounts.redact_node_events(uuid[]) IS
+    'Internal (redact_account): erase the identifier values from the accounts'' events in this node''s journal';
 
 /*
  * SCALING OUT ON CITUS (1.5)
@@ -1719,10 +1733,7 @@ CREATE FUNCTION accounts.dist_redact_events() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    UPDATE accounts.events e SET detail = accounts.redacted_detail(e.detail)
-     WHERE e.account_id OPERATOR(pg_catalog.=) ANY (NEW.accounts)
-       AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
-       AND accounts.redacted_detail(e.detail) OPERATOR(pg_catalog.<>) e.detail;
+    PERFORM accounts.redact_node_events(NEW.accounts);
     RETURN NULL;
 END
 $$;
@@ -1749,16 +1760,18 @@ $$;
 COMMENT ON FUNCTION accounts.dist_mirror_journal_setting() IS
     'Internal: on each node, keep accounts.journal_settings equal to its copy of dist_journal_settings';
 
-/* accounts.journal_event() on a distributed cluster: to the account's node. */
+/*
+ * accounts.journal_event() on a distributed cluster: to the account's
+ * node.  Reached only through it (src/events.c), which writes no event
+ * before the journal's tables exist (a cluster updated from 1.5 before
+ * distribute() runs again).
+ */
 CREATE FUNCTION accounts.dist_journal_event(account_id uuid, account_type text, kind text, detail jsonb)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF NOT accounts.is_journal_distributed() THEN
-        RETURN;                 -- updated from 1.5, distribute() not run again yet
-    END IF;
     INSERT INTO accounts.dist_events AS e (route, account_id, account_type, kind, detail)
     VALUES (COALESCE(accounts.account_route(dist_journal_event.account_id), 0), dist_journal_event.account_id,
             dist_journal_event.account_type, dist_journal_event.kind, dist_journal_event.detail);
@@ -1791,7 +1804,7 @@ BEGIN
 END
 $$;
 
-/* trim_events() on one node (run_command_on_all_nodes() calls it on each). */
+/* trim_events() on one node (on Citus, run_command_on_all_nodes() calls it on each). */
 CREATE FUNCTION accounts.trim_node_events(before timestamptz) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -1805,7 +1818,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION accounts.trim_node_events(timestamptz) IS
-    'Internal (trim_events() on a distributed cluster): delete this node''s events before the given time';
+    'Internal (trim_events()): delete this node''s events before the given time';
 
 /*
  * The registry's answer for (type, id_type), with the errors of one node,
@@ -2262,7 +2275,7 @@ BEGIN
     ELSE
         -- attached to an existing account: one identifier.added each
         FOR j IN 1 .. COALESCE(pg_catalog.cardinality(mine_route), 0) LOOP
-            PERFORM accounts.dist_journal_event(target, dist_find_or_create_account.type,
+            PERFORM accounts.journal_event(target, dist_find_or_create_account.type,
                                                 'identifier.added'::pg_catalog.text,
                                                 pg_catalog.jsonb_build_object('id_type', mine_type[j],
                                                                               'value', mine_norm[j]));
@@ -2345,7 +2358,7 @@ BEGIN
     VALUES (k.route, t, dist_add_identifier.id_type, k.value_norm, dist_add_identifier.account_id)
     ON CONFLICT DO NOTHING;
     IF FOUND THEN
-        PERFORM accounts.dist_journal_event(dist_add_identifier.account_id, t, 'identifier.added'::pg_catalog.text,
+        PERFORM accounts.journal_event(dist_add_identifier.account_id, t, 'identifier.added'::pg_catalog.text,
                                             pg_catalog.jsonb_build_object('id_type', dist_add_identifier.id_type,
                                                                           'value', k.value_norm));
         RETURN true;
@@ -2581,7 +2594,7 @@ BEGIN
     UPDATE accounts.dist_accounts a SET status = target, updated_at = pg_catalog.now()
      WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_set_account_status.id)
        AND a.id OPERATOR(pg_catalog.=) dist_set_account_status.id;
-    PERFORM accounts.dist_journal_event(dist_set_account_status.id, t.account_type,
+    PERFORM accounts.journal_event(dist_set_account_status.id, t.account_type,
                                         CASE WHEN dist_set_account_status.archived THEN 'account.archived'
                                              ELSE 'account.restored' END::pg_catalog.text,
                                         '{}'::jsonb);
@@ -2617,7 +2630,7 @@ BEGIN
         UPDATE accounts.dist_accounts a SET tags = result, updated_at = pg_catalog.now()
          WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(dist_change_tags.id)
            AND a.id OPERATOR(pg_catalog.=) dist_change_tags.id;
-        PERFORM accounts.dist_journal_event(dist_change_tags.id, t.account_type,
+        PERFORM accounts.journal_event(dist_change_tags.id, t.account_type,
                                             CASE WHEN dist_change_tags.add THEN 'account.tagged'
                                                  ELSE 'account.untagged' END::pg_catalog.text,
                                             pg_catalog.jsonb_build_object('tags', ARRAY(
@@ -2680,7 +2693,7 @@ BEGIN
      WHERE i.route OPERATOR(pg_catalog.=) k.route AND i.value OPERATOR(pg_catalog.=) k.value_norm
        AND i.id_type OPERATOR(pg_catalog.=) dist_remove_identifier.id_type
        AND i.account_type OPERATOR(pg_catalog.=) t.account_type;
-    PERFORM accounts.dist_journal_event(dist_remove_identifier.account_id, t.account_type,
+    PERFORM accounts.journal_event(dist_remove_identifier.account_id, t.account_type,
                                         'identifier.removed'::pg_catalog.text,
                                         pg_catalog.jsonb_build_object('id_type', dist_remove_identifier.id_type,
                                                                       'value', k.value_norm));
@@ -2746,7 +2759,7 @@ BEGIN
     IF accounts.is_journal_distributed() THEN
         INSERT INTO accounts.dist_event_redactions AS x (accounts) VALUES (chain);
     END IF;
-    PERFORM accounts.dist_journal_event(dist_redact_account.id, t.account_type, 'account.redacted'::pg_catalog.text,
+    PERFORM accounts.journal_event(dist_redact_account.id, t.account_type, 'account.redacted'::pg_catalog.text,
                                         pg_catalog.jsonb_build_object('identifiers_erased', erased));
     RETURN erased;
 END
@@ -2839,7 +2852,7 @@ BEGIN
        AND a.id OPERATOR(pg_catalog.=) dist_merge_accounts."into";
     PERFORM accounts.repoint_assigned(dist_merge_accounts."into", dist_merge_accounts.srcs);
     FOR i IN 1 .. pg_catalog.cardinality(dist_merge_accounts.srcs) LOOP
-        PERFORM accounts.dist_journal_event(dist_merge_accounts.srcs[i], into_type, 'account.merged'::pg_catalog.text,
+        PERFORM accounts.journal_event(dist_merge_accounts.srcs[i], into_type, 'account.merged'::pg_catalog.text,
                                             pg_catalog.jsonb_build_object('into', dist_merge_accounts."into"));
     END LOOP;
     RETURN moved;
@@ -3022,3 +3035,4 @@ REVOKE ALL ON FUNCTION accounts.dist_mirror_journal_setting() FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_journal_event(uuid, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.dist_set_journal(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION accounts.trim_node_events(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION accounts.redact_node_events(uuid[]) FROM PUBLIC;
