@@ -283,21 +283,14 @@ for my $node (@nodes)
 
 # 3b. the change journal, from every node (4 to 6 check it under load)
 my %port_node = map { $_->port => $_ } @nodes;
-# the node whose shard holds route $route
+# the node whose shard holds route $route (in database $db, postgres by default)
 sub route_node
 {
-	my ($route) = @_;
-	return $port_node{ $coord->safe_psql('postgres', qq{SELECT nodeport FROM citus_shards
+	my ($route, $db) = @_;
+	return $port_node{ $coord->safe_psql($db // 'postgres', qq{SELECT nodeport FROM citus_shards
 		WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_accounts', $route)}) };
 }
-sub account_node { return route_node("accounts.account_route('$_[0]')"); }
-# the same in another database
-sub account_node_in
-{
-	my ($db, $id) = @_;
-	return $port_node{ $coord->safe_psql($db, qq{SELECT nodeport FROM citus_shards
-		WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_accounts', accounts.account_route('$id'))}) };
-}
+sub account_node { return route_node("accounts.account_route('$_[0]')", $_[1]); }
 # a node's journal, read with events_since() in batches: [seq, account_id or '', kind, detail]
 sub journal
 {
@@ -711,7 +704,7 @@ like($err, qr/55000: the change journal is not distributed on this cluster yet/,
 like($err, qr/the change journal is distributed now/, 'distribute() again finishes the update');
 my $after = $workers[1]->safe_psql('upgraded', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'after_update')});
 is(join(' ', map { $_->safe_psql('upgraded', qq{SELECT count(*) FROM accounts.events_since(0) WHERE account_id = '$after' AND kind = 'account.created'}) } @nodes),
-	join(' ', map { $_ == account_node_in('upgraded', $after) ? 1 : 0 } @nodes), 'then a create writes its event on the node of its account');
+	join(' ', map { $_ == account_node($after, 'upgraded') ? 1 : 0 } @nodes), 'then a create writes its event on the node of its account');
 is($workers[0]->safe_psql('upgraded', q{SELECT accounts.add_identifier(accounts.find_account('user', 'reference_id', 'made_by_15'), 'reference_id', 'another')}),
 	't', 'an account made by 1.5 takes an identifier');
 is($workers[0]->safe_psql('upgraded', qq{SELECT kind FROM accounts.events_since(0) WHERE account_id = '$u15'}) . $workers[1]->safe_psql('upgraded', qq{SELECT kind FROM accounts.events_since(0) WHERE account_id = '$u15'}),
