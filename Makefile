@@ -6,11 +6,14 @@ EXTENSION = account
 # the version being built is the control file's default_version
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 MODULE_big = account
-# SQL-facing files, then citus.c (the distributed path), call.c, lookup.c, journal.c, catalog.c, normalize.c
-# and uuidv7.c
-# (see "How it works" in README.md)
-OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o src/registry.o src/lifecycle.o src/events.o \
-       src/citus.o src/call.o src/lookup.o src/journal.o src/catalog.o src/normalize.o src/uuidv7.o
+# The files, top layer first (docs/internals.md): the SQL-facing files,
+# then call.c, the two protocols and what they stand on, then the bottom
+# layer and the pure code.
+OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o \
+       src/lifecycle.o src/journal_api.o src/table_triggers.o src/legacy.o \
+       src/call.o src/lookup.o src/dist.o src/statement.o src/rowlock.o \
+       src/settle.o src/journal.o src/catalog.o src/types.o src/value.o \
+       src/node.o src/rules.o src/route.o src/normalize.o src/uuidv7.o
 # sql/account.sql is the current version; released versions are frozen
 # files, and upgrades are account--A--B.sql.
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

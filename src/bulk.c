@@ -34,8 +34,8 @@
 #include "utils/tuplestore.h"
 
 #include "call.h"
-#include "citus.h"
 #include "compat.h"
+#include "node.h"
 
 ACCOUNT_FUNCTION(account_find_or_create_many);
 
@@ -90,10 +90,9 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	IdentKey	key;
 	BulkItem   *items;
 	StringInfoData packed;
-	Lookup		lookup;
+	CallStore	st;
 
-	if (catalog_check_node())	/* the Citus guard, before anything else */
-		return citus_forward(fcinfo);
+	node_refuse_undistributed();	/* the Citus guard, before anything else */
 
 	call_check_nulls(fcinfo, bulk_args, lengthof(bulk_args),
 					 "Pass an account type, an identifier type and an array of values; an empty array returns no rows.");
@@ -138,7 +137,7 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 	bulk_values = packed.data;
 	qsort(items, n, sizeof(BulkItem), bulk_item_cmp);
 
-	lookup_begin(&lookup, true, NULL);
+	call_store_open(&st, true, NULL);
 	for (int i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -151,11 +150,11 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(row_cxt);
 		key.value = packed.data + items[i].offset;
 		key.value_d = CStringGetTextDatum(key.value);
-		items[i].created = lookup_find_or_create(&lookup, &key, NULL, &items[i].account_id);
+		items[i].created = call_find_or_create_key(&st, &key, NULL, &items[i].account_id);
 		MemoryContextSwitchTo(keys_cxt);
 		MemoryContextReset(row_cxt);
 	}
-	lookup_end(&lookup);
+	call_store_close(&st);
 
 	/* results in input order */
 	qsort(items, n, sizeof(BulkItem), bulk_index_cmp);

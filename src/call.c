@@ -10,9 +10,14 @@
  *                       normalizes it for the key's identifier type)
  *   call_make_key()     both, through the call site's memo of the types
  *   call_result_row()   the (account_id, created) row
+ *   call_store_open()   the protocol of the call: one node's (lookup.c),
+ *                       or a distributed cluster's (dist.c), after
+ *                       accounts.distribute(); call_find() and the others
+ *                       run it
  *
  * Every key the extension looks up is built by call_key_types() and
- * call_key_value(); lookup.c takes it from there.
+ * call_key_value(); the protocol takes it from there.  What either
+ * protocol may do and the errors it raises are the same rules (rules.c).
  */
 #include "postgres.h"
 
@@ -23,6 +28,8 @@
 #include "utils/memutils.h"
 
 #include "call.h"
+#include "node.h"
+#include "value.h"
 
 CallState *
 call_begin(FunctionCallInfo fcinfo, bool composite_result)
@@ -48,7 +55,7 @@ call_begin(FunctionCallInfo fcinfo, bool composite_result)
 				elog(ERROR, "return type must be a row type");
 			state->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
 		}
-		state->lookup_cache = lookup_cache_create(fcinfo->flinfo->fn_mcxt);
+		state->lookup_cache = statement_cache_create(fcinfo->flinfo->fn_mcxt);
 		MemoryContextSwitchTo(old);
 		fcinfo->flinfo->fn_extra = state;
 	}
@@ -174,7 +181,7 @@ call_key_types(IdentKey *key, const char *account_type, const char *id_type,
 {
 	MemoryContext old;
 
-	catalog_resolve_type(account_type, id_type, &key->type);
+	types_resolve(account_type, id_type, &key->type);
 	old = MemoryContextSwitchTo(cxt);
 	key->account_type = pstrdup(account_type);
 	key->id_type = pstrdup(id_type);
@@ -190,7 +197,7 @@ call_key_types(IdentKey *key, const char *account_type, const char *id_type,
 void
 call_key_value(IdentKey *key, const char *raw)
 {
-	key->value = catalog_normalize(key->account_type, key->id_type, &key->type, raw);
+	key->value = value_normalize(key->account_type, key->id_type, &key->type, raw);
 	key->value_d = CStringGetTextDatum(key->value);
 }
 
@@ -229,14 +236,74 @@ bool
 call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id)
 {
 	IdentKey	key;
-	Lookup		lookup;
+	CallStore	st;
 	bool		created;
 
 	call_make_key(state, &key, args->type, args->id_type, args->value);
-	lookup_begin(&lookup, true, state->lookup_cache);
-	created = lookup_find_or_create(&lookup, &key, NULL, account_id);
-	lookup_end(&lookup);
+	call_store_open(&st, true, state->lookup_cache);
+	created = call_find_or_create_key(&st, &key, NULL, account_id);
+	call_store_close(&st);
 	return created;
+}
+
+/*
+ * Open the protocol for a run of calls (for finding only, or for
+ * find-or-create): one node's relations (kept in cache, which may be
+ * NULL), or, after accounts.distribute(), the distributed path's scope.
+ * 0A000 on a Citus node before distribute().
+ */
+void
+call_store_open(CallStore *st, bool for_write, LookupCache *cache)
+{
+	node_refuse_undistributed();
+	st->distributed = node_is_distributed();
+	if (st->distributed)
+		dist_begin(&st->dist);
+	else
+		statement_open(&st->lookup, for_write, cache);
+}
+
+void
+call_store_close(CallStore *st)
+{
+	if (st->distributed)
+		dist_end(&st->dist);
+	else
+		statement_close(&st->lookup);
+}
+
+/* find_account(): true if key is someone's, with *account_id. */
+bool
+call_find(CallStore *st, const IdentKey *key, pg_uuid_t *account_id)
+{
+	return st->distributed ? dist_find(key, account_id) :
+		lookup_find(&st->lookup, key, account_id);
+}
+
+/* find-or-create of one key (attached to attach_to, when given). */
+bool
+call_find_or_create_key(CallStore *st, const IdentKey *key,
+						const pg_uuid_t *attach_to, pg_uuid_t *account_id)
+{
+	return st->distributed ? dist_find_or_create(key, attach_to, account_id) :
+		lookup_find_or_create(&st->lookup, key, attach_to, account_id);
+}
+
+/* find-or-create of several keys of one person. */
+bool
+call_find_or_create_keys(CallStore *st, IdentKey *keys, int nkeys,
+						 pg_uuid_t *account_id)
+{
+	return st->distributed ? dist_find_or_create_all(keys, nkeys, account_id) :
+		lookup_find_or_create_all(&st->lookup, keys, nkeys, account_id);
+}
+
+/* The account's row FOR KEY SHARE before attaching to it; false if none. */
+bool
+call_lock_account(CallStore *st, const pg_uuid_t *account_id, AccountRow *row)
+{
+	return st->distributed ? dist_lock_account(account_id, row) :
+		lookup_lock_account(&st->lookup, account_id, row);
 }
 
 /*

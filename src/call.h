@@ -1,7 +1,9 @@
 /*
  * call.h: the plumbing every SQL-callable function shares (call.c):
  * per-call state and memory, the NULL-argument check, building keys from
- * arguments, and the (account_id, created) result row.
+ * arguments, the (account_id, created) result row, and the choice of the
+ * protocol a call runs: one node's (lookup.c) or a distributed cluster's
+ * (dist.c).  The SQL-facing files call this; it calls the protocols.
  */
 #ifndef ACCOUNT_CALL_H
 #define ACCOUNT_CALL_H
@@ -13,6 +15,7 @@
 #include "fmgr.h"
 #include "utils/array.h"
 
+#include "dist.h"
 #include "lookup.h"
 
 /*
@@ -32,6 +35,27 @@ typedef struct CallState
 } CallState;
 
 extern CallState *call_begin(FunctionCallInfo fcinfo, bool composite_result);
+
+/*
+ * The protocol of a run of calls: one node's, on relations kept open
+ * (statement.c), or a distributed cluster's (dist.c).
+ */
+typedef struct CallStore
+{
+	bool		distributed;
+	Lookup		lookup;			/* one node */
+	DistScope	dist;			/* distributed */
+} CallStore;
+
+extern void call_store_open(CallStore *st, bool for_write, LookupCache *cache);
+extern void call_store_close(CallStore *st);
+extern bool call_find(CallStore *st, const IdentKey *key, pg_uuid_t *account_id);
+extern bool call_find_or_create_key(CallStore *st, const IdentKey *key,
+									const pg_uuid_t *attach_to, pg_uuid_t *account_id);
+extern bool call_find_or_create_keys(CallStore *st, IdentKey *keys, int nkeys,
+									 pg_uuid_t *account_id);
+extern bool call_lock_account(CallStore *st, const pg_uuid_t *account_id,
+							  AccountRow *row);
 
 extern const char *call_first_null(FunctionCallInfo fcinfo,
 								   const char *const *names, int nargs);

@@ -1,6 +1,6 @@
 /*
- * catalog.c: the extension's relations, its identifier-type cache, and
- * normalizing a value for its type.
+ * catalog.c: the extension's relations, and the shape check of the tables
+ * the C code writes.
  *
  * Nothing here goes through search_path.  The schema is found by name
  * ("accounts", fixed by account.control, the extension is not relocatable)
@@ -8,14 +8,11 @@
  * life of the backend and forgotten on any relcache invalidation of one of
  * them, which DROP EXTENSION, ALTER TABLE and the like all send.
  *
- * Identifier types are read from accounts.identifier_types once and cached
- * in a hash table.  Registry rows are ordinary data, so the statement-level
- * trigger accounts.registry_changed() (registry.c) turns
- * every INSERT/UPDATE/DELETE/TRUNCATE of the registries into a relcache
- * invalidation; other backends drop their cache when they process it (at
- * their next transaction start or lock acquisition), this backend at the
- * end of the command or on rollback.  A generation counter keeps a lookup
- * that raced with an invalidation from caching what it read.
+ * catalog_generation() counts those invalidations (and the registries',
+ * which registry_changed() in table_triggers.c sends on every change of
+ * their rows): a cache built on what this file resolved (types.c, call.c's
+ * memo, statement.c's open relations) compares it and drops what it holds
+ * when it moved.
  *
  * Index OIDs are never cached: REINDEX CONCURRENTLY gives an index a new
  * OID and drops the old one.  Callers open the table first (its lock makes
@@ -37,7 +34,7 @@
  * whenever it (re)reads them, which
  * every ALTER TABLE, CREATE INDEX/TRIGGER/RULE/POLICY causes through the
  * relcache invalidation it sends, and raises 55000 naming what to undo.
- * The event trigger accounts.guard_tables() runs the same check at the
+ * The event trigger accounts_internal.guard_tables() runs the same check at the
  * end of such a DDL command, so the command itself fails.
  */
 #include "postgres.h"
@@ -74,20 +71,6 @@ static AccountRels rels;
 static bool rels_valid = false;
 static Oid	checked_pkeys[3] = {InvalidOid, InvalidOid, InvalidOid};
 static bool callback_registered = false;
-
-typedef struct IdentTypeKey
-{
-	char		account_type[ACCOUNT_MAX_NAME_BYTES + 1];
-	char		id_type[ACCOUNT_MAX_NAME_BYTES + 1];
-} IdentTypeKey;
-
-typedef struct IdentTypeEntry
-{
-	IdentTypeKey key;
-	IdentType	type;
-} IdentTypeEntry;
-
-static HTAB *ident_types = NULL;
 static uint64 inval_generation = 1;
 
 static void
@@ -105,11 +88,6 @@ account_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	{
 		rels_valid = false;
 		inval_generation++;
-		if (ident_types != NULL)
-		{
-			hash_destroy(ident_types);
-			ident_types = NULL;
-		}
 	}
 }
 
@@ -484,403 +462,6 @@ catalog_pkey_fetch(Relation heap, ScanKey skey, int nkeys, Snapshot snapshot,
 	index_endscan(scan);
 	index_close(index, AccessShareLock);
 	return found;
-}
-
-/*
- * Read one row of a registry by its primary key, with the active snapshot.
- * Returns false if there is none; otherwise fills *out when out != NULL.
- */
-static bool
-registry_fetch(const AccountRels *r, const char *account_type,
-			   const char *id_type, IdentType *out)
-{
-	Relation	heap;
-	ScanKeyData skey[2];
-	TupleTableSlot *slot;
-	int			nkeys = id_type ? 2 : 1;
-	bool		found;
-
-	heap = catalog_table_open(r->identifier_types, AccessShareLock);
-	slot = table_slot_create(heap, NULL);
-	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(account_type));
-	if (id_type)
-		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
-					CStringGetTextDatum(id_type));
-
-	found = catalog_pkey_fetch(heap, skey, nkeys, GetActiveSnapshot(), slot);
-	if (found && out != NULL)
-	{
-		bool		isnull;
-		Datum		d;
-		char	   *kind;
-
-		d = slot_getattr(slot, r->itype_kind, &isnull);
-		kind = isnull ? "" : TextDatumGetCString(d);
-		if (!ident_kind_from_name(kind, &out->kind))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("identifier type \"%s\" of account type \"%s\" has unknown kind \"%s\"",
-							id_type, account_type, kind),
-					 errhint("Drop it with accounts.drop_identifier_type() and create it again with accounts.create_identifier_type().")));
-		d = slot_getattr(slot, r->itype_case_sensitive, &isnull);
-		out->case_sensitive = !isnull && DatumGetBool(d);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, AccessShareLock);
-	return found;
-}
-
-/*
- * Is the journal on for account_type?  On unless accounts.journal_settings
- * says otherwise (accounts.set_journal()); off on a schema without the
- * journal (before 1.4).
- */
-bool
-catalog_journal_enabled(const AccountRels *r, const char *account_type)
-{
-	Relation	heap;
-	ScanKeyData skey;
-	TupleTableSlot *slot;
-	bool		enabled = true;
-
-	if (!OidIsValid(r->events))
-		return false;
-	heap = catalog_table_open(r->journal_settings, AccessShareLock);
-	slot = table_slot_create(heap, NULL);
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(account_type));
-	if (catalog_pkey_fetch(heap, &skey, 1, GetActiveSnapshot(), slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, r->js_enabled, &isnull);
-
-		enabled = isnull || DatumGetBool(d);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, AccessShareLock);
-	return enabled;
-}
-
-/* Longest normalized identifier value that is accepted. */
-#define ACCOUNT_MAX_VALUE_BYTES	2048
-
-/* At most 64 characters of a user-supplied string, for messages. */
-static const char *
-clip_for_message(const char *value)
-{
-	int			len = strlen(value);
-	int			clip = pg_mbcliplen(value, len, 64);
-
-	if (clip >= len)
-		return value;
-	return psprintf("%.*s...", clip, value);
-}
-
-/*
- * A name longer than any registered one cannot exist: say so, without
- * copying a huge argument into the message.
- */
-static void
-check_name(const char *what, const char *name)
-{
-	if (strlen(name) > ACCOUNT_MAX_NAME_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("%s \"%s\" does not exist", what, clip_for_message(name)),
-				 errdetail("Names of account types and identifier types are at most %d bytes.",
-						   ACCOUNT_MAX_NAME_BYTES),
-				 errhint("List them with SELECT * FROM accounts.identifier_types.")));
-}
-
-/* Names too long to be registered: 42704 before anything is read. */
-void
-catalog_check_names(const char *account_type, const char *id_type)
-{
-	check_name("account type", account_type);
-	check_name("identifier type", id_type);
-}
-
-/*
- * Resolve (account_type, id_type) to its identifier type, or raise 42704.
- * Cached; see the header comment for how the cache stays current.
- */
-void
-catalog_resolve_type(const char *account_type, const char *id_type,
-						   IdentType *out)
-{
-	const AccountRels *r;
-	IdentTypeKey key;
-	IdentTypeEntry *entry;
-	uint64		generation;
-	bool		found;
-
-	/* names longer than this cannot be registered (CHECK constraint) */
-	catalog_check_names(account_type, id_type);
-
-	memset(&key, 0, sizeof(key));
-	strlcpy(key.account_type, account_type, sizeof(key.account_type));
-	strlcpy(key.id_type, id_type, sizeof(key.id_type));
-
-	if (ident_types != NULL)
-	{
-		entry = hash_search(ident_types, &key, HASH_FIND, NULL);
-		if (entry != NULL)
-		{
-			*out = entry->type;
-			return;
-		}
-	}
-
-	r = catalog_rels();
-	generation = inval_generation;
-	if (!registry_fetch(r, account_type, id_type, out))
-	{
-		if (!registry_fetch(r, account_type, NULL, NULL))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("account type \"%s\" does not exist", account_type),
-					 errhint("List account types with SELECT name FROM accounts.account_types; add one with accounts.create_account_type().")));
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("identifier type \"%s\" does not exist for account type \"%s\"",
-						id_type, account_type),
-				 errhint("List identifier types with SELECT * FROM accounts.identifier_types WHERE account_type = '%s'; add one with accounts.create_identifier_type().",
-						 account_type)));
-	}
-
-	out->journal = catalog_journal_enabled(r, account_type);
-
-	/* an invalidation arrived while we read: do not cache what we read */
-	if (generation != inval_generation)
-		return;
-
-	if (ident_types == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(IdentTypeKey);
-		ctl.entrysize = sizeof(IdentTypeEntry);
-		ctl.hcxt = CacheMemoryContext;
-		ident_types = hash_create("account identifier types", 16, &ctl,
-								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	entry = hash_search(ident_types, &key, HASH_ENTER, &found);
-	entry->type = *out;
-}
-
-
-/*
- * NORMALIZING A VALUE FOR ITS TYPE
- *
- * normalize.c does the work in UTF-8 with ICU and knows nothing of the
- * backend; this wraps it: conversion from and to the server encoding,
- * palloc, the length limits and the errors.
- */
-static void *
-norm_palloc(size_t size)
-{
-	return palloc(size);
-}
-
-static void
-norm_pfree(void *ptr)
-{
-	pfree(ptr);
-}
-
-static void
-value_too_long(const char *id_type, const char *value, const char *what,
-			   size_t len)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-			 errmsg("%s value \"%s\" is too long", id_type, clip_for_message(value)),
-			 errdetail("%s is %zu bytes; normalized identifier values are at most %d bytes.",
-					   what, len, ACCOUNT_MAX_VALUE_BYTES),
-			 errhint("Store a shorter identifier, for example a hash of the value.")));
-}
-
-/*
- * Normalize value (server encoding) for the identifier type id_type of
- * account_type, resolved as *type; the result is in the server encoding.
- * Raises 22023, 22P02, 22021 or 22001.
- */
-char *
-catalog_normalize(const char *account_type, const char *id_type,
-				  const IdentType *type, const char *value)
-{
-	size_t		len = strlen(value);
-	const char *utf8;
-	char	   *out = NULL;
-	size_t		outlen = 0;
-	const char *why = NULL;
-	NormStatus	st;
-	char	   *result;
-
-	/* even all-whitespace padding cannot bring this under the limit */
-	if (len > 1024 * 1024)
-		value_too_long(id_type, value, "The value", len);
-
-	/* conversions are the identity in a UTF-8 database: skip them */
-	utf8 = GetDatabaseEncoding() == PG_UTF8 ? value
-		: pg_server_to_any(value, (int) len, PG_UTF8);
-	st = ident_normalize(type->kind, type->case_sensitive, utf8, strlen(utf8),
-						 &out, &outlen, &why, norm_palloc, norm_pfree);
-	switch (st)
-	{
-		case NORM_OK:
-			break;
-		case NORM_EMPTY:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s value \"%s\" is empty", id_type, clip_for_message(value)),
-					 errdetail("Identifier values are trimmed of leading and trailing white space; nothing is left."),
-					 errhint("Pass a non-empty identifier value.")));
-			break;
-		case NORM_BAD_ENCODING:
-			ereport(ERROR,
-					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-					 errmsg("%s value is not valid Unicode", id_type),
-					 errhint("Pass a value in the database encoding.")));
-			break;
-		case NORM_BAD_FORMAT:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid %s value \"%s\": %s",
-							id_type, clip_for_message(value), why),
-					 errhint("Identifier type \"%s\" of account type \"%s\" is of kind %s.",
-							 id_type, account_type,
-							 type->kind == IDENT_KIND_EMAIL ? "email" : "phone")));
-			break;
-		case NORM_ICU_ERROR:
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not normalize %s value \"%s\": %s",
-							id_type, clip_for_message(value), why),
-					 errhint("Retry; if it persists, report the value.")));
-			break;
-	}
-
-	if (outlen > ACCOUNT_MAX_VALUE_BYTES)
-		value_too_long(id_type, value, "The normalized value", outlen);
-
-	if (GetDatabaseEncoding() == PG_UTF8)
-		return out;
-	result = pg_any_to_server(out, (int) outlen, PG_UTF8);
-	return result;
-}
-
-/*
- * THE CITUS GUARD
- * ===============
- *
- * On a node of a Citus cluster (a database with the citus extension: its
- * catalog pg_catalog.pg_dist_partition exists), the tables this code opens
- * by OID hold only this node's rows, or are the empty shells of distributed
- * tables whose rows live in shards.  Finding or creating there would give
- * one identifier a different account on every node, silently.  So on such
- * a node this code never opens them:
- *
- *   - before accounts.distribute() has run (no accounts.dist_identifiers),
- *     every entry point refuses, first thing, with 0A000;
- *   - after it (accounts.dist_identifiers exists: Citus has created it, or
- *     its shell, on every node), catalog_check_node() returns true and the
- *     caller takes the distributed path (citus.c) or refuses.
- *
- * The callers: call.c's entry points, the trigger, the journal's functions,
- * and accounts.is_distributed() for the PL/pgSQL functions.  The answer is
- * remembered until pg_class changes (a syscache callback), so CREATE
- * EXTENSION citus or distribute() in another session is seen by the next
- * call.
- */
-static bool node_checked = false;
-static bool node_citus = false;
-static bool node_distributed = false;
-static bool node_journal = false;	/* accounts.dist_events exists (1.6) */
-
-/* any change to pg_class: look again at the next call */
-static void
-node_check_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
-					uint32 hashvalue pg_attribute_unused())
-{
-	node_checked = false;
-}
-
-static void
-check_node(void)
-{
-	static bool callback_registered_node = false;
-	Oid			ns;
-
-	if (node_checked)
-		return;
-	if (!callback_registered_node)
-	{
-		CacheRegisterSyscacheCallback(RELNAMENSP, node_check_callback, (Datum) 0);
-		callback_registered_node = true;
-	}
-	node_citus = OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
-	ns = get_namespace_oid("accounts", true);
-	node_distributed = node_citus && OidIsValid(ns) &&
-		OidIsValid(get_relname_relid("dist_identifiers", ns));
-	node_journal = node_distributed &&
-		OidIsValid(get_relname_relid("dist_events", ns));
-	node_checked = true;
-}
-
-/*
- * false on one node; true after accounts.distribute(); 0A000 on a Citus
- * node before it.
- */
-bool
-catalog_check_node(void)
-{
-	check_node();
-	if (node_citus && !node_distributed)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("extension \"account\" is not distributed on this Citus cluster"),
-				 errdetail("This database has the citus extension: accounts.accounts and accounts.identifiers on this node hold only this node's rows, or are empty shells of distributed tables, so finding or creating here could give one identifier a different account on every node."),
-				 errhint("Run SELECT accounts.distribute() on the coordinator, or use the extension in a database without the citus extension.")));
-	return node_distributed;
-}
-
-/*
- * Has the change journal been distributed (THE JOURNAL ON CITUS in
- * sql/account.sql)?  Not on a cluster distributed by 1.5 until
- * distribute() runs again after the update.
- */
-bool
-catalog_journal_distributed(void)
-{
-	check_node();
-	return node_journal;
-}
-
-/*
- * The same without the error, for try_find_or_create_account(), whose
- * attempt raises it as data.
- */
-bool
-catalog_is_distributed(void)
-{
-	check_node();
-	return node_distributed;
-}
-
-/*
- * What must not reach the single-node tables of a distributed cluster (the
- * callers forward before; this is the net under them): 0A000.
- */
-void
-catalog_refuse_distributed(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s cannot use the single-node tables of a distributed cluster", what),
-			 errdetail("This database's accounts were distributed with accounts.distribute(): they live in accounts.dist_accounts and accounts.dist_identifiers."),
-			 errhint("Update the extension (ALTER EXTENSION account UPDATE), or see \"Scaling out\" in the extension's README.")));
 }
 
 /*

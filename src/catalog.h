@@ -1,7 +1,7 @@
 /*
- * catalog.h: the extension's relations, the identifier-type registry cache,
- * the checks on names, and normalizing a value for its type (catalog.c).  Nothing here depends on the layers
- * above it; lookup.c and call.c are its callers.
+ * catalog.h: the extension's relations by OID, and the shape check of the
+ * tables the C code writes (catalog.c).  The bottom layer: nothing here
+ * depends on the files above it.
  */
 #ifndef ACCOUNT_CATALOG_H
 #define ACCOUNT_CATALOG_H
@@ -14,11 +14,6 @@
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
-
-#include "normalize.h"
-
-/* Longest account type and identifier type names that can be registered. */
-#define ACCOUNT_MAX_NAME_BYTES	63
 
 /* The extension's relations, resolved by OID in schema "accounts". */
 typedef struct AccountRels
@@ -74,31 +69,13 @@ typedef struct AccountRels
 	AttrNumber	js_enabled;
 } AccountRels;
 
-/* An identifier type from accounts.identifier_types. */
-typedef struct IdentType
-{
-	IdentKind	kind;
-	bool		case_sensitive;
-	bool		journal;		/* events are written for its account type */
-} IdentType;
-
 extern const AccountRels *catalog_rels(void);
 extern Relation catalog_table_open(Oid relid, LOCKMODE lockmode);
 extern Relation catalog_pkey_open(Relation heap, LOCKMODE lockmode);
 extern bool catalog_pkey_fetch(Relation heap, ScanKey skey, int nkeys,
 							   Snapshot snapshot, TupleTableSlot *slot);
 extern void catalog_check_tables(void);
-extern bool catalog_check_node(void);
-extern bool catalog_is_distributed(void);
-extern bool catalog_journal_distributed(void);
-extern void catalog_refuse_distributed(const char *what);
-extern void catalog_check_names(const char *account_type, const char *id_type);
 extern uint64 catalog_generation(void);
-extern void catalog_resolve_type(const char *account_type, const char *id_type,
-								 IdentType *out);
-extern bool catalog_journal_enabled(const AccountRels *r, const char *account_type);
-extern char *catalog_normalize(const char *account_type, const char *id_type,
-							   const IdentType *type, const char *value);
 
 /* Does text t hold exactly the NUL-terminated string s? */
 static inline bool

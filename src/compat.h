@@ -11,6 +11,7 @@
 #include "access/genam.h"
 #include "executor/executor.h"
 #include "fmgr.h"
+#include "storage/lock.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 
@@ -28,6 +29,29 @@
 #else
 #define ACCOUNT_FUNCTION(name) PG_FUNCTION_INFO_V1(name)
 #endif
+
+/*
+ * A function that raises and never returns.  18 replaced the postfix
+ * pg_attribute_noreturn() with the prefix pg_noreturn; the compilers the
+ * extension builds with (gcc, clang) take the attribute as a prefix on
+ * every major.
+ */
+#define ACCOUNT_NORETURN __attribute__((noreturn))
+
+/*
+ * Do two entries of GetLockStatusData() belong to one holder (one
+ * transaction)?  17 replaced their backend and lxid with a
+ * VirtualTransactionId.
+ */
+static inline bool
+compat_same_lock_holder(const LockInstanceData *a, const LockInstanceData *b)
+{
+#if PG_VERSION_NUM >= 170000
+	return VirtualTransactionIdEquals(a->vxid, b->vxid);
+#else
+	return a->backend == b->backend && a->lxid == b->lxid;
+#endif
+}
 
 /*
  * index_beginscan(): 18 added the instrumentation argument, 19 the table

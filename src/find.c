@@ -7,7 +7,8 @@
  *   normalize_identifier(type, id_type, value)
  *
  * Each checks its arguments, builds the key (call.c) and hands it to the
- * protocol (lookup.c).  The work happens in the per-call memory context;
+ * protocol: one node's (lookup.c) or, after accounts.distribute(), the
+ * distributed cluster's (dist.c).  The work happens in the per-call memory context;
  * only the result is built in the caller's.
  */
 #include "postgres.h"
@@ -16,18 +17,18 @@
 #include "utils/builtins.h"
 
 #include "call.h"
-#include "citus.h"
 #include "compat.h"
+#include "node.h"
 
 PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
 
-/* Loading the library: lookup.c's executor hooks (KEEPING THE RELATIONS OPEN). */
+/* Loading the library: statement.c's executor hooks (KEEPING THE RELATIONS OPEN). */
 void
 _PG_init(void)
 {
-	lookup_init();
+	statement_init();
 }
 
 ACCOUNT_FUNCTION(account_find_or_create);
@@ -66,8 +67,7 @@ find_or_create(FunctionCallInfo fcinfo)
 	pg_uuid_t	account_id;
 	bool		created;
 
-	if (catalog_check_node())	/* the Citus guard, before anything else */
-		return citus_forward(fcinfo);
+	node_refuse_undistributed();	/* the Citus guard, before anything else */
 	state = begin_key_call(fcinfo, true, &args, &caller_cxt);
 
 	created = call_find_or_create(state, &args, &account_id);
@@ -105,19 +105,18 @@ account_find(PG_FUNCTION_ARGS)
 	KeyArgs		args;
 	CallState  *state;
 	IdentKey	key;
-	Lookup		lookup;
+	CallStore	st;
 	pg_uuid_t	account_id;
 	pg_uuid_t  *result;
 	bool		found;
 
-	if (catalog_check_node())
-		return citus_forward(fcinfo);
+	node_refuse_undistributed();
 	state = begin_key_call(fcinfo, false, &args, &caller_cxt);
 
 	call_make_key(state, &key, args.type, args.id_type, args.value);
-	lookup_begin(&lookup, false, state->lookup_cache);
-	found = lookup_find(&lookup, &key, &account_id);
-	lookup_end(&lookup);
+	call_store_open(&st, false, state->lookup_cache);
+	found = call_find(&st, &key, &account_id);
+	call_store_close(&st);
 
 	MemoryContextSwitchTo(caller_cxt);
 	if (!found)
@@ -138,8 +137,7 @@ account_normalize_identifier(PG_FUNCTION_ARGS)
 	MemoryContext caller_cxt;
 	IdentKey	key;
 
-	if (catalog_check_node())
-		return citus_forward(fcinfo);
+	node_refuse_undistributed();
 	state = call_begin(fcinfo, false);
 
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);

@@ -5,8 +5,9 @@
  *   add_identifier(account_id, id_type, value)
  *
  * Both check and normalize everything first, then hand the keys to the
- * protocol in lookup.c (SEVERAL IDENTIFIERS AT ONCE, and ROW LOCKS for
- * attaching to an existing account).
+ * protocol: lookup.c's on one node (SEVERAL IDENTIFIERS AT ONCE, and ROW
+ * LOCKS in rowlock.c for attaching to an existing account), dist.c's on a
+ * distributed cluster.
  */
 #include "postgres.h"
 
@@ -17,8 +18,9 @@
 #include "utils/builtins.h"
 
 #include "call.h"
-#include "citus.h"
 #include "compat.h"
+#include "node.h"
+#include "rules.h"
 
 ACCOUNT_FUNCTION(account_find_or_create_multi);
 ACCOUNT_FUNCTION(account_add_identifier);
@@ -43,12 +45,11 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	int			nelems;
 	char	   *account_type;
 	IdentKey   *keys;
-	Lookup		lookup;
+	CallStore	st;
 	pg_uuid_t	account_id;
 	bool		created;
 
-	if (catalog_check_node())	/* the Citus guard, before anything else */
-		return citus_forward(fcinfo);
+	node_refuse_undistributed();	/* the Citus guard, before anything else */
 	state = call_begin(fcinfo, true);
 	call_check_nulls(fcinfo, multi_args, lengthof(multi_args), NULL_HINT);
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
@@ -88,9 +89,9 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 		call_key_value(&keys[i], text_to_cstring(value));
 	}
 
-	lookup_begin(&lookup, true, state->lookup_cache);
-	created = lookup_find_or_create_all(&lookup, keys, nelems, &account_id);
-	lookup_end(&lookup);
+	call_store_open(&st, true, state->lookup_cache);
+	created = call_find_or_create_keys(&st, keys, nelems, &account_id);
+	call_store_close(&st);
 
 	MemoryContextSwitchTo(caller_cxt);
 	return call_result_row(state, &account_id, created);
@@ -111,14 +112,13 @@ account_add_identifier(PG_FUNCTION_ARGS)
 	CallState  *state;
 	MemoryContext caller_cxt;
 	pg_uuid_t  *account_id;
-	Lookup		lookup;
+	CallStore	st;
 	IdentKey	key;
 	AccountRow	row;
 	pg_uuid_t	owner;
 	bool		added;
 
-	if (catalog_check_node())	/* the Citus guard, before anything else */
-		return citus_forward(fcinfo);
+	node_refuse_undistributed();	/* the Citus guard, before anything else */
 	state = call_begin(fcinfo, false);
 	call_check_nulls(fcinfo, add_args, lengthof(add_args),
 					 "Pass an account id, an identifier type and a value.");
@@ -128,31 +128,23 @@ account_add_identifier(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot add an identifier to account %s in a read-only transaction",
-						lookup_uuid_text(account_id)),
+						rule_uuid_text(account_id)),
 				 RecoveryInProgress() ?
 				 errhint("This server is a hot standby; call the primary.") :
 				 errhint("Run it in a read-write transaction.")));
-	lookup_begin(&lookup, true, state->lookup_cache);
+	call_store_open(&st, true, state->lookup_cache);
 
-	if (!lookup_lock_account(&lookup, account_id, &row))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("account %s does not exist", lookup_uuid_text(account_id)),
-				 errhint("Find or create the account first, e.g. with accounts.find_or_create_account().")));
-	lookup_check_attachable(account_id, &row);
+	if (!call_lock_account(&st, account_id, &row))
+		rule_no_account(account_id, "Find or create the account first, e.g. with accounts.find_or_create_account().");
+	rule_check_attachable(account_id, &row);
 	call_make_key(state, &key, cstring_to_text(row.account_type),
 				  PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
 
-	added = lookup_find_or_create(&lookup, &key, account_id, &owner);
-	lookup_end(&lookup);
+	added = call_find_or_create_key(&st, &key, account_id, &owner);
+	call_store_close(&st);
 
 	if (!added && memcmp(&owner, account_id, sizeof(pg_uuid_t)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("%s \"%s\" belongs to another account", key.id_type, key.value),
-				 errdetail("Account %s has it; an identifier belongs to one account of its type.",
-						   lookup_uuid_text(&owner)),
-				 errhint("Remove it from that account first with accounts.remove_identifier(), or merge the accounts.")));
+		rule_belongs_to_another(&key, &owner);
 
 	MemoryContextSwitchTo(caller_cxt);
 	PG_RETURN_BOOL(added);

@@ -1,14 +1,16 @@
 /*
  * lifecycle.c: the two steps of merging and redacting that SQL cannot do.
  *
- *   accounts.check_unseen_identifiers(uuid[])    REPEATABLE READ check
- *   accounts.check_node()                        the Citus guard (1.5 schema)
- *   accounts.is_distributed(), is_journal_distributed()   which path
- *   accounts.repoint_assigned(into, sources[])   re-point trigger-managed rows
+ *   accounts_internal.check_unseen_identifiers(uuid[])   REPEATABLE READ
+ *                                                       check (rowlock.c)
+ *   accounts_internal.repoint_assigned(into, sources[])  re-point the rows
+ *                                                       assign_account()
+ *                                                       manages
  *
  * merge_accounts(), redact_account() and the rest of the lifecycle are
- * PL/pgSQL in sql/account.sql; they call these two, which nobody else may
- * (EXECUTE is revoked from PUBLIC).
+ * PL/pgSQL (sql/parts/lifecycle.sql), one set of rules for one node and
+ * for Citus over the storage layer (storage.c); they call these two, which
+ * nobody else may (EXECUTE is revoked from PUBLIC).
  */
 #include "postgres.h"
 
@@ -26,48 +28,12 @@
 
 #include "call.h"
 #include "compat.h"
+#include "node.h"
+#include "rowlock.h"
+#include "rules.h"
 
 ACCOUNT_FUNCTION(account_check_unseen_identifiers);
 ACCOUNT_FUNCTION(account_repoint_assigned);
-ACCOUNT_FUNCTION(account_check_node);
-ACCOUNT_FUNCTION(account_is_distributed);
-ACCOUNT_FUNCTION(account_is_journal_distributed);
-
-/*
- * accounts.check_node() RETURNS void: the Citus guard (catalog.c) of the
- * 1.5 schema's set_journal() and trim_events(), which had no distributed
- * form: 0A000 on any Citus node.  From 1.6 every function has one and the
- * SQL function is gone; the symbol stays for a 1.5 schema that runs with
- * this library before ALTER EXTENSION account UPDATE.
- */
-Datum
-account_check_node(PG_FUNCTION_ARGS pg_attribute_unused())
-{
-	if (catalog_check_node())
-		catalog_refuse_distributed("this function");
-	PG_RETURN_VOID();
-}
-
-/*
- * accounts.is_distributed() RETURNS boolean: the guard for the PL/pgSQL
- * functions that have a distributed form: false on one node, true after
- * accounts.distribute(), 0A000 on a Citus node before it.
- */
-Datum
-account_is_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
-{
-	PG_RETURN_BOOL(catalog_check_node());
-}
-
-/*
- * accounts.is_journal_distributed() RETURNS boolean: whether the
- * distributed path writes events (the journal's distributed tables exist).
- */
-Datum
-account_is_journal_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
-{
-	PG_RETURN_BOOL(catalog_journal_distributed());
-}
 
 /* The uuids of a one-dimensional uuid[] without NULLs (palloc'd). */
 static pg_uuid_t *
@@ -93,7 +59,7 @@ uuid_array(ArrayType *arr, const char *name, int *n)
 /*
  * accounts.check_unseen_identifiers(account_ids uuid[]) RETURNS void
  *
- * lookup_check_unseen(): under REPEATABLE READ, 40001 if an identifier was
+ * rowlock_check_unseen(): under REPEATABLE READ, 40001 if an identifier was
  * attached to one of the accounts after the transaction's snapshot.
  */
 Datum
@@ -105,7 +71,7 @@ account_check_unseen_identifiers(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		call_null_error("account_ids", "Pass the accounts' ids.");
 	ids = uuid_array(PG_GETARG_ARRAYTYPE_P(0), "account_ids", &n);
-	lookup_check_unseen(ids, n);
+	rowlock_check_unseen(ids, n);
 	PG_RETURN_VOID();
 }
 
@@ -166,7 +132,8 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 	 * distributed cluster the rows are in accounts.dist_accounts, the
 	 * target's found by its route (catalog.c, THE CITUS GUARD).
 	 */
-	distributed = catalog_check_node();
+	node_refuse_undistributed();
+	distributed = node_is_distributed();
 	args[0] = UUIDPGetDatum(into);
 	args[1] = PointerGetDatum(sources);
 	if (SPI_execute_with_args(distributed ?
@@ -181,7 +148,7 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("account %s does not exist",
-						lookup_uuid_text(into)),
+						rule_uuid_text(into)),
 				 errhint("Call accounts.merge_accounts(), which calls this function.")));
 	account_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE s.status OPERATOR(pg_catalog.<>) 'merged'),"
@@ -201,7 +168,7 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the source accounts are not merged into account %s",
-							lookup_uuid_text(into)),
+							rule_uuid_text(into)),
 					 errhint("Call accounts.merge_accounts(), which calls this function.")));
 	}
 

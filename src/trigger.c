@@ -28,8 +28,8 @@
 #include "utils/rel.h"
 
 #include "call.h"
-#include "citus.h"
 #include "compat.h"
+#include "node.h"
 
 ACCOUNT_FUNCTION(account_assign_account);
 
@@ -44,7 +44,6 @@ typedef struct AssignConfig
 	IdentKey	types;			/* account_type, id_type and their datums */
 	MemoryContext row_cxt;		/* per-row work, reset for every row */
 	LookupCache *lookup_cache;	/* the relations, kept open between rows */
-	bool		distributed;	/* Citus: the distributed path (citus.c) */
 } AssignConfig;
 
 static int
@@ -113,10 +112,10 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	MemoryContext old;
 	Oid			target_type;
 	bool		varlena;
-	bool		distributed = catalog_check_node();
 
+	node_refuse_undistributed();
 	if (cfg != NULL && cfg->relid == RelationGetRelid(rel) &&
-		cfg->generation == catalog_generation() && cfg->distributed == distributed)
+		cfg->generation == catalog_generation())
 		return cfg;
 
 	if (trigger->tgnargs != 4)
@@ -133,7 +132,7 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		cfg->row_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 											 "account trigger row",
 											 ALLOCSET_SMALL_SIZES);
-		cfg->lookup_cache = lookup_cache_create(fcinfo->flinfo->fn_mcxt);
+		cfg->lookup_cache = statement_cache_create(fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = cfg;
 	}
 	cfg->relid = InvalidOid;	/* until fully configured */
@@ -154,11 +153,8 @@ configure(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	getTypeOutputInfo(cfg->source_type, &cfg->source_output, &varlena);
 
 	cfg->generation = catalog_generation();
-	cfg->distributed = distributed;
-	/* distributed: the types are resolved from the reference tables per row */
-	if (!distributed)
-		call_key_types(&cfg->types, trigger->tgargs[0], trigger->tgargs[1],
-					   fcinfo->flinfo->fn_mcxt);
+	call_key_types(&cfg->types, trigger->tgargs[0], trigger->tgargs[1],
+				   fcinfo->flinfo->fn_mcxt);
 	cfg->relid = RelationGetRelid(rel);
 	MemoryContextSwitchTo(old);
 	return cfg;
@@ -201,7 +197,7 @@ account_assign_account(PG_FUNCTION_ARGS)
 	if (!isnull)
 	{
 		IdentKey	key = cfg->types;
-		Lookup		lookup;
+		CallStore	st;
 		pg_uuid_t	account_id;
 		char	   *raw;
 
@@ -211,16 +207,10 @@ account_assign_account(PG_FUNCTION_ARGS)
 			raw = TextDatumGetCString(source);
 		else
 			raw = OidOutputFunctionCall(cfg->source_output, source);
-		if (cfg->distributed)
-			citus_find_or_create(trigdata->tg_trigger->tgargs[0],
-								 trigdata->tg_trigger->tgargs[1], raw, &account_id);
-		else
-		{
-			call_key_value(&key, raw);
-			lookup_begin(&lookup, true, cfg->lookup_cache);
-			(void) lookup_find_or_create(&lookup, &key, NULL, &account_id);
-			lookup_end(&lookup);
-		}
+		call_key_value(&key, raw);
+		call_store_open(&st, true, cfg->lookup_cache);
+		(void) call_find_or_create_key(&st, &key, NULL, &account_id);
+		call_store_close(&st);
 		MemoryContextSwitchTo(caller_cxt);
 
 		target = UUIDPGetDatum(palloc(sizeof(pg_uuid_t)));

@@ -32,7 +32,6 @@
 #include "utils/resowner.h"
 
 #include "call.h"
-#include "citus.h"
 #include "compat.h"
 
 ACCOUNT_FUNCTION(account_try_find_or_create);
@@ -132,14 +131,12 @@ try_find_or_create(FunctionCallInfo fcinfo)
 	KeyArgs		args;
 	const char *null_arg;
 
-	/* the Citus guard: the attempt raises its 0A000 (as data) */
-	if (catalog_is_distributed())
-		return citus_forward(fcinfo);
+	/* the Citus guard is the attempt's: its 0A000 comes back as data */
 	state = call_begin(fcinfo, true);
 
 	/*
 	 * The attempt runs in a subtransaction of its own, which relations kept
-	 * open between calls could not outlive (lookup.c, KEEPING THE
+	 * open between calls could not outlive (statement.c, KEEPING THE
 	 * RELATIONS OPEN): open them per call.
 	 */
 	state->lookup_cache = NULL;

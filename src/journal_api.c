@@ -1,17 +1,17 @@
 /*
- * events.c: the change journal's SQL functions (the journal itself, its
- * protocol and its proof are in journal.c).
+ * journal_api.c: the change journal's SQL functions (the journal itself,
+ * its protocol and its proof are in journal.c).
  *
  *   accounts.events_since(after bigint, max integer)   read, exactly once
- *   accounts.journal_event(account_id, account_type, kind, detail)
- *                                                       internal: the
- *       events of the PL/pgSQL functions (lifecycle, registry, removal)
- *   accounts.dist_journal_write()                       internal: the
- *       trigger on the shards that appends to the node's journal (THE
- *       JOURNAL ON CITUS in sql/account.sql)
+ *   accounts_internal.journal_event(account_id, account_type, kind, detail)
+ *       the events of the PL/pgSQL functions (lifecycle, registry, removal)
+ *   accounts_internal.dist_journal_write()
+ *       the trigger on the shards that appends to the node's journal (THE
+ *       JOURNAL ON CITUS in sql/parts/citus.sql)
  *
  * On a distributed cluster events_since() reads the journal of the node it
- * runs on, and journal_event() hands the event to the account's node.
+ * runs on, and journal_event() hands the event to the account's node
+ * (dist.c).
  */
 #include "postgres.h"
 
@@ -26,9 +26,11 @@
 #include "utils/uuid.h"
 
 #include "call.h"
-#include "citus.h"
 #include "compat.h"
+#include "dist.h"
 #include "journal.h"
+#include "node.h"
+#include "types.h"
 
 ACCOUNT_FUNCTION(account_events_since);
 ACCOUNT_FUNCTION(account_journal_event);
@@ -43,7 +45,7 @@ append_event(const pg_uuid_t *account_id, Datum account_type_d,
 	EState	   *estate;
 	JournalWriter w = {0};
 
-	if (!catalog_journal_enabled(r, account_type))
+	if (!types_journal_enabled(account_type))
 		return;
 	estate = CreateExecutorState();
 	journal_open(&w, r, estate, 1);
@@ -65,7 +67,7 @@ account_events_since(PG_FUNCTION_ARGS)
 	int32		max;
 
 	/* 0A000 on a Citus node before distribute(); after it, this node's */
-	(void) catalog_check_node();
+	node_refuse_undistributed();
 	call_check_nulls(fcinfo, args, lengthof(args),
 					 "Pass the seq of the last event you processed (0 at first) and how many events to return at most.");
 	after = PG_GETARG_INT64(0);
@@ -102,15 +104,23 @@ account_journal_event(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i + 1))
 			call_null_error(args[i], "Pass an account type, a kind and a detail.");
 	/*
-	 * distributed: to the journal of the account's node; none before the
-	 * journal's tables exist (a cluster distributed by 1.5, whose schema
-	 * may still be 1.5's: it has no dist_journal_event())
+	 * distributed: to the journal of the account's node, if it is on for
+	 * the account type there; none before the journal's tables exist (a
+	 * cluster distributed by 1.5)
 	 */
-	if (catalog_check_node())
+	node_refuse_undistributed();
+	if (node_is_distributed())
 	{
-		if (!catalog_journal_distributed())
+		DistScope	scope;
+
+		account_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		if (!types_journal_enabled(account_type))
 			PG_RETURN_VOID();
-		return citus_forward(fcinfo);
+		dist_begin(&scope);
+		dist_journal_event(PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0), PG_GETARG_DATUM(1),
+						   text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_DATUM(3));
+		dist_end(&scope);
+		PG_RETURN_VOID();
 	}
 	account_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	append_event(PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0), PG_GETARG_DATUM(1),

@@ -1,12 +1,14 @@
 /*
- * registry.c: the functions the extension attaches to its own tables.
+ * table_triggers.c: the triggers the extension puts on its own tables.
  *
- *   accounts.registry_changed()  statement-level trigger on the registries
- *   accounts.guard_tables()      event trigger at ddl_command_end
+ *   accounts_internal.registry_changed()  row (and TRUNCATE) trigger on the
+ *                                         registries and journal settings
+ *   accounts_internal.guard_tables()      event trigger at ddl_command_end:
+ *                                         the shape check (catalog.c)
  *
  * The registry management functions themselves (create_account_type(),
- * create_identifier_type(), drop_*()) are SQL in sql/account.sql; these two
- * keep the C caches (catalog.c) true to what they change.
+ * create_identifier_type(), drop_*()) are SQL in sql/parts/; these two keep
+ * the C caches (types.c, catalog.c) true to what changes.
  */
 #include "postgres.h"
 

@@ -1,0 +1,821 @@
+/*
+ * dist.c: find-or-create on a distributed cluster.
+ *
+ *   dist_find()                 find_account()
+ *   dist_find_or_create()       one identifier (find_or_create_account(),
+ *                               bulk, try, the trigger; add_identifier()
+ *                               with attach_to)
+ *   dist_find_or_create_all()   several identifiers of one person
+ *   dist_lock_account()         an account's row FOR KEY SHARE, before
+ *                               attaching to it
+ *   dist_journal_event()        an event, into the journal of the
+ *                               account's node
+ *
+ * The same calls as lookup.c's, with the same rules (rules.c), on Citus's
+ * storage: accounts.dist_accounts and accounts.dist_identifiers,
+ * distributed by route and co-located (route.c), read and written with
+ * router statements that Citus sends to the shard owning each route, in
+ * the caller's transaction, on whatever node that is.  The statements are
+ * prepared once per backend and run as the extension's owner
+ * (dist_begin()), who alone may read and write those tables, and as whom
+ * Citus then connects to the other nodes.
+ *
+ * THE PROTOCOL ON CITUS
+ * =====================
+ *
+ * There is no foreign key between the distributed tables (Citus allows one
+ * only within a shard group, and an account's identifiers may live
+ * anywhere), and no advisory lock reaches across nodes.  Uniqueness is the
+ * shard's unique index on (route, value, id_type, account_type): every row
+ * of one identifier has one route, hence one shard, and INSERT ... ON
+ * CONFLICT DO NOTHING there waits for a concurrent inserter of the same
+ * identifier, exactly as one node's index does.  What the foreign keys
+ * would check is re-established by the writers:
+ *
+ *   - an identifier is written only pointing at an account row inserted
+ *     in the same transaction, or after that row was locked FOR KEY SHARE
+ *     in it (add_identifier(), attaching in the multi-identifier call);
+ *   - a new account's row is inserted only after all of its identifiers
+ *     went in, so a call that finds a concurrent winner never leaves an
+ *     account behind: it points what it inserted at the winner (rows of
+ *     its own transaction), or fails as a whole;
+ *   - every identifier insert locks its type's row in this node's copy of
+ *     the registry FOR KEY SHARE right after it went in, as one node's
+ *     creators do (rowlock.c): a drop of the type deletes the row on every
+ *     node, so it waits for the creators on any node, and settles before
+ *     it looks for their identifiers (storage.c).
+ *
+ * One identifier (dist_find_or_create): insert first, the identifier with
+ * a new id carrying its route, ON CONFLICT DO NOTHING; if it went in, lock
+ * its type, insert the account (same route, same shard group, one node, no
+ * two-phase commit) carrying its account.created event (THE JOURNAL ON
+ * CITUS in sql/parts/citus.sql).  If it did not, the identifier exists, or
+ * a concurrent creator committed it (the insert waited for that one), and
+ * the SELECT that follows finds it: under READ COMMITTED it takes a new
+ * snapshot; under REPEATABLE READ a winner committed after the snapshot is
+ * invisible: 40001, as on one node.  A read-only transaction only looks.
+ * Inserting first costs a hit one round trip more than a lookup would and
+ * saves a miss one; measured through a coordinator, lookup-first put the
+ * miss at 1.4x to 1.7x the Citus floor (docs/performance.md).
+ *
+ * Several identifiers (dist_find_or_create_all): the keys are sorted into
+ * (route, id_type, value) order and probed one by one; every account found
+ * is locked FOR KEY SHARE, in id order, and the keys probed again, until
+ * every account a probe finds is locked and not merged: a locked account
+ * cannot be merged (a merge takes FOR UPDATE), so what the probes found
+ * stays true.  An account found merged had its identifiers moved by a
+ * merge that committed on its node, maybe not yet on the nodes of the
+ * keys: those nodes are settled (settle.c) and probed again.  Then the
+ * missing keys are inserted in that order, pointing at the account found,
+ * or at a new id if there was none; a key a concurrent caller inserted
+ * first is skipped by ON CONFLICT, and its account becomes the target if
+ * there was none (our rows are re-pointed to it, and no account is
+ * created), while any other account is 21000.  Keys of two accounts:
+ * 21000, nothing written.  Two such calls insert in the same order, so
+ * they never wait for each other in a circle; Citus's distributed deadlock
+ * detector covers the rest.
+ *
+ * Two-phase commit: a call whose keys live on several nodes commits with
+ * Citus's two-phase commit and is atomic.  Until every node has committed,
+ * its parts become visible node by node; a call that then looks for an
+ * account by id that a probe found and does not see it settles the
+ * account's node first (dist_lock_account()), so it never reports a found
+ * account as missing (settle.c, TWO-PHASE COMMIT).
+ *
+ * Isolation levels: REPEATABLE READ holds per node (each node's part of a
+ * transaction has its own snapshot, taken when Citus first reaches it);
+ * find and create keep their contract (the account, or 40001); attaching
+ * under REPEATABLE READ locks the account FOR SHARE instead of FOR KEY
+ * SHARE, so that a merge or redaction committed after the snapshot is a
+ * serialization failure (40001) rather than an attach to a merged account.
+ * SERIALIZABLE is not supported by Citus for distributed tables.
+ *
+ * A WORKER THAT GOES AWAY
+ *
+ * When a node disappears in the middle of a statement, Citus reports the
+ * lost connection with the SQLSTATE of the remote's error; there is none,
+ * so the client would get XX000 ("server closed the connection
+ * unexpectedly").  The same at COMMIT, when Citus prepares or commits the
+ * transaction there ("failed to prepare transaction", "could not commit
+ * transaction for shard ...").  That is no internal error: it is re-raised
+ * as 08006 (connection_failure), which clients and poolers retry, with a
+ * hint, in two places: an error out of a statement here (for callers that
+ * catch errors themselves), and any error reported to the client in a
+ * transaction that took the distributed path (emit_log_hook), which covers
+ * COMMIT.  Only errors whose SQLSTATE is XX000 and whose message is about
+ * a connection are changed, and only in transactions that called this
+ * extension's distributed path.
+ */
+#include "postgres.h"
+
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "dist.h"
+#include "journal.h"
+#include "node.h"
+#include "route.h"
+#include "rowlock.h"
+#include "rules.h"
+#include "settle.h"
+
+/* The statements, prepared once per backend. */
+typedef enum DistStatement
+{
+	INSERT_IDENTIFIER,
+	SELECT_IDENTIFIER,
+	REPOINT_IDENTIFIER,
+	INSERT_ACCOUNT,
+	INSERT_ACCOUNT_UNJOURNALED,
+	LOCK_ACCOUNT_KEY_SHARE,
+	LOCK_ACCOUNT_SHARE,
+	READ_ACCOUNT,
+	INSERT_EVENT,
+	NUM_STATEMENTS
+} DistStatement;
+
+#define KEY_WHERE \
+	" WHERE i.route OPERATOR(pg_catalog.=) $1 AND i.value OPERATOR(pg_catalog.=) $2" \
+	"   AND i.id_type OPERATOR(pg_catalog.=) $3 AND i.account_type OPERATOR(pg_catalog.=) $4"
+#define ACCOUNT_WHERE \
+	" WHERE a.route OPERATOR(pg_catalog.=) $1 AND a.id OPERATOR(pg_catalog.=) $2"
+#define ACCOUNT_COLUMNS "SELECT a.account_type::pg_catalog.text, a.status::pg_catalog.text, a.merged_into" \
+	"  FROM accounts.dist_accounts a"
+
+static const struct
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[5];
+}			statements[NUM_STATEMENTS] = {
+	[INSERT_IDENTIFIER] = {
+		"INSERT INTO accounts.dist_identifiers AS i (route, value, id_type, account_type, account_id)"
+		" VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+	5, {INT4OID, TEXTOID, TEXTOID, TEXTOID, UUIDOID}},
+	[SELECT_IDENTIFIER] = {
+		"SELECT i.account_id FROM accounts.dist_identifiers i" KEY_WHERE,
+	4, {INT4OID, TEXTOID, TEXTOID, TEXTOID}},
+	[REPOINT_IDENTIFIER] = {
+		"UPDATE accounts.dist_identifiers i SET account_id = $5" KEY_WHERE,
+	5, {INT4OID, TEXTOID, TEXTOID, TEXTOID, UUIDOID}},
+	[INSERT_ACCOUNT] = {
+		"INSERT INTO accounts.dist_accounts AS a (route, id, account_type, event_detail)"
+		" VALUES ($1, $2, $3, $4)",
+	4, {INT4OID, UUIDOID, TEXTOID, JSONBOID}},
+	[INSERT_ACCOUNT_UNJOURNALED] = {
+		"INSERT INTO accounts.dist_accounts AS a (route, id, account_type) VALUES ($1, $2, $3)",
+	3, {INT4OID, UUIDOID, TEXTOID}},
+	[LOCK_ACCOUNT_KEY_SHARE] = {
+		ACCOUNT_COLUMNS ACCOUNT_WHERE " FOR KEY SHARE",
+	2, {INT4OID, UUIDOID}},
+	[LOCK_ACCOUNT_SHARE] = {
+		ACCOUNT_COLUMNS ACCOUNT_WHERE " FOR SHARE",
+	2, {INT4OID, UUIDOID}},
+	[READ_ACCOUNT] = {
+		ACCOUNT_COLUMNS ACCOUNT_WHERE,
+	2, {INT4OID, UUIDOID}},
+	[INSERT_EVENT] = {
+		"INSERT INTO accounts.dist_events AS e (route, account_id, account_type, kind, detail)"
+		" VALUES ($1, $2, $3, $4, $5)",
+	5, {INT4OID, UUIDOID, TEXTOID, TEXTOID, JSONBOID}},
+};
+
+static SPIPlanPtr plans[NUM_STATEMENTS];
+
+/* ---------------------------------------------------------------------
+ * A worker that goes away: 08006 (see the header)
+ * --------------------------------------------------------------------- */
+
+static bool dist_xact = false;	/* this transaction took the distributed path */
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+static bool
+is_lost_connection(const ErrorData *edata)
+{
+	return edata->elevel == ERROR && edata->sqlerrcode == ERRCODE_INTERNAL_ERROR &&
+		edata->message != NULL &&
+		(strstr(edata->message, "connection") != NULL ||
+		 strstr(edata->message, "server closed") != NULL ||
+		 strstr(edata->message, "could not commit transaction for shard") != NULL ||
+		 strstr(edata->message, "failed to prepare transaction") != NULL);
+}
+
+static void
+as_connection_failure(ErrorData *edata)
+{
+	edata->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
+	if (edata->hint == NULL)
+		edata->hint = pstrdup("A node of the Citus cluster was unreachable during the call or its commit. Retry the transaction: a find-or-create finds what a commit that went through created.");
+}
+
+static void
+connection_error_hook(ErrorData *edata)
+{
+	if (dist_xact && is_lost_connection(edata))
+		as_connection_failure(edata);
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+static void
+dist_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		dist_xact = false;
+}
+
+/* In a PG_CATCH block: re-raise the error, as 08006 if it is a lost connection. */
+static void
+rethrow_connection_error(void)
+{
+	ErrorData  *edata;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (geterrcode() != ERRCODE_INTERNAL_ERROR)
+		PG_RE_THROW();
+	MemoryContextSwitchTo(ErrorContext);
+	edata = CopyErrorData();
+	MemoryContextSwitchTo(cxt);
+	if (!is_lost_connection(edata))
+	{
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
+	FlushErrorState();
+	as_connection_failure(edata);
+	ReThrowError(edata);
+}
+
+/* ---------------------------------------------------------------------
+ * Running the statements
+ * --------------------------------------------------------------------- */
+
+/*
+ * Start a run of distributed calls: SPI, as the extension's owner, with
+ * this transaction's errors watched for lost connections.
+ */
+void
+dist_begin(DistScope *scope)
+{
+	static bool installed = false;
+
+	if (!installed)
+	{
+		prev_emit_log_hook = emit_log_hook;
+		emit_log_hook = connection_error_hook;
+		RegisterXactCallback(dist_xact_callback, NULL);
+		installed = true;
+	}
+	dist_xact = true;
+	node_become_owner(&scope->owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+dist_end(DistScope *scope)
+{
+	SPI_finish();
+	node_restore_user(&scope->owner);
+}
+
+static SPIPlanPtr
+statement(DistStatement s)
+{
+	if (plans[s] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(statements[s].sql, statements[s].nargs,
+									   (Oid *) statements[s].argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", statements[s].sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		plans[s] = plan;
+	}
+	return plans[s];
+}
+
+/* Run statement s; returns the number of rows it processed. */
+static uint64
+run(DistStatement s, Datum *values, const char *nulls)
+{
+	int			rc = 0;
+
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(statement(s), values, nulls, false, 0);
+	}
+	PG_CATCH();
+	{
+		rethrow_connection_error();
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", statements[s].sql,
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* The route of key's identifier. */
+int32
+dist_key_route(const IdentKey *key)
+{
+	return route_of_identifier(key->account_type, strlen(key->account_type),
+							   key->id_type, strlen(key->id_type),
+							   key->value, strlen(key->value));
+}
+
+static void
+key_args(Datum *v, int32 route, const IdentKey *key)
+{
+	v[0] = Int32GetDatum(route);
+	v[1] = key->value_d;
+	v[2] = key->id_type_d;
+	v[3] = key->account_type_d;
+}
+
+/* The account of key's identifier, with a fresh snapshot (READ COMMITTED). */
+static bool
+select_identifier(int32 route, const IdentKey *key, pg_uuid_t *account_id)
+{
+	Datum		v[4];
+	bool		isnull;
+
+	key_args(v, route, key);
+	if (run(SELECT_IDENTIFIER, v, NULL) == 0)
+		return false;
+	memcpy(account_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												  1, &isnull)), sizeof(pg_uuid_t));
+	return true;
+}
+
+/* Insert key's identifier pointing at account_id; false on a conflict. */
+static bool
+insert_identifier(int32 route, const IdentKey *key, const pg_uuid_t *account_id)
+{
+	Datum		v[5];
+
+	key_args(v, route, key);
+	v[4] = UUIDPGetDatum(account_id);
+	return run(INSERT_IDENTIFIER, v, NULL) == 1;
+}
+
+/* Point our own row of key's identifier at account_id. */
+static void
+repoint_identifier(int32 route, const IdentKey *key, const pg_uuid_t *account_id)
+{
+	Datum		v[5];
+
+	key_args(v, route, key);
+	v[4] = UUIDPGetDatum(account_id);
+	(void) run(REPOINT_IDENTIFIER, v, NULL);
+}
+
+/*
+ * The identifier type's row in this node's copy of the registry, FOR KEY
+ * SHARE until the transaction ends (THE PROTOCOL ON CITUS), or 42704 if it
+ * was dropped since the type was read.
+ */
+static void
+lock_type(const IdentKey *key)
+{
+	Relation	heap = table_open(node_local_placement("dist_identifier_types"), RowShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	ScanKeyData skey[2];
+	bool		locked;
+
+	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ, key->account_type_d);
+	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key->id_type_d);
+	locked = rowlock_key_share(heap, skey, 2, slot, "an identifier type");
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+	if (!locked)
+		rule_type_dropped(key);
+}
+
+/* A new account row for the keys (all inserted), with its account.created. */
+static void
+insert_account(const pg_uuid_t *account_id, const IdentKey *keys, const bool *skip, int n)
+{
+	Datum		v[4];
+	char		nulls[4] = {' ', ' ', ' ', 'n'};
+
+	v[0] = Int32GetDatum(route_of_account(account_id));
+	v[1] = UUIDPGetDatum(account_id);
+	v[2] = keys[0].account_type_d;
+	if (!node_journal_distributed())
+	{
+		(void) run(INSERT_ACCOUNT_UNJOURNALED, v, NULL);
+		return;
+	}
+	if (keys[0].type.journal)
+	{
+		const char **id_types = palloc(sizeof(char *) * n);
+		const char **values = palloc(sizeof(char *) * n);
+		int			k = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (skip != NULL && skip[i])
+				continue;
+			id_types[k] = keys[i].id_type;
+			values[k++] = keys[i].value;
+		}
+		v[3] = journal_detail_identifiers(id_types, values, k);
+		nulls[3] = ' ';
+	}
+	(void) run(INSERT_ACCOUNT, v, nulls);
+}
+
+/*
+ * Append an event to the journal of the account's node (of route 0's for
+ * a registry event): a row of accounts.dist_events, which the trigger on
+ * its shard turns into an event there (THE JOURNAL ON CITUS).  Nothing
+ * before the journal's tables exist (a cluster distributed by 1.5).
+ */
+void
+dist_journal_event(const pg_uuid_t *account_id, Datum account_type,
+				   const char *kind, Datum detail)
+{
+	Datum		v[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	if (!node_journal_distributed())
+		return;
+	v[0] = Int32GetDatum(account_id ? route_of_account(account_id) : 0);
+	if (account_id)
+		v[1] = UUIDPGetDatum(account_id);
+	else
+		nulls[1] = 'n';
+	v[2] = account_type;
+	v[3] = CStringGetTextDatum(kind);
+	v[4] = detail;
+	(void) run(INSERT_EVENT, v, nulls);
+}
+
+/* ---------------------------------------------------------------------
+ * The protocol
+ * --------------------------------------------------------------------- */
+
+/* find_account(): one router SELECT. */
+bool
+dist_find(const IdentKey *key, pg_uuid_t *account_id)
+{
+	return select_identifier(dist_key_route(key), key, account_id);
+}
+
+/* The status an account's row says, from the statement's text columns. */
+static void
+row_from_result(AccountRow *row)
+{
+	SPITupleTable *tt = SPI_tuptable;
+	bool		isnull;
+	char	   *status;
+	Datum		d;
+
+	row->account_type = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
+	status = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
+	memset(&row->merged_into, 0, sizeof(pg_uuid_t));
+	row->status = ACCOUNT_ACTIVE;
+	if (status == NULL)
+		return;
+	if (strcmp(status, "archived") == 0)
+		row->status = ACCOUNT_ARCHIVED;
+	else if (strcmp(status, "redacted") == 0)
+		row->status = ACCOUNT_REDACTED;
+	else if (strcmp(status, "merged") == 0)
+	{
+		row->status = ACCOUNT_MERGED;
+		d = SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull);
+		if (!isnull)
+			memcpy(&row->merged_into, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+	}
+}
+
+/*
+ * Lock account_id's row in its shard FOR KEY SHARE (FOR SHARE under
+ * REPEATABLE READ, see the header) and return its type and status; false
+ * if there is no such account.  Its status is read again after the lock,
+ * with a fresh snapshot: a merge's or redaction's update changes no key,
+ * so a KEY SHARE lock is granted on the version the statement found even
+ * if such an update committed meanwhile (rowlock.c says more).  A row not
+ * found may belong to a create that committed on another node and is
+ * still only prepared on this one: its node is settled and the row looked
+ * for once more.
+ */
+bool
+dist_lock_account(const pg_uuid_t *account_id, AccountRow *row)
+{
+	Datum		v[2];
+	DistStatement lock = IsolationUsesXactSnapshot() ? LOCK_ACCOUNT_SHARE : LOCK_ACCOUNT_KEY_SHARE;
+
+	v[0] = Int32GetDatum(route_of_account(account_id));
+	v[1] = UUIDPGetDatum(account_id);
+	if (run(lock, v, NULL) == 0)
+	{
+		settle_route(route_of_account(account_id));
+		if (run(lock, v, NULL) == 0)
+			return false;
+	}
+	if (!IsolationUsesXactSnapshot() && run(READ_ACCOUNT, v, NULL) == 0)
+		return false;
+	row_from_result(row);
+	return true;
+}
+
+/*
+ * One identifier (THE PROTOCOL ON CITUS): *account_id is its account
+ * afterwards; returns true if this call wrote it.  attach_to, when given,
+ * is an account the caller locked (add_identifier()).
+ */
+bool
+dist_find_or_create(const IdentKey *key, const pg_uuid_t *attach_to, pg_uuid_t *account_id)
+{
+	int32		route = dist_key_route(key);
+
+	if (!XactReadOnly)
+	{
+		pg_uuid_t	id;
+
+		if (attach_to)
+			id = *attach_to;
+		else
+			route_new_account_id(route, &id);
+		if (insert_identifier(route, key, &id))
+		{
+			lock_type(key);
+			if (attach_to)
+			{
+				if (key->type.journal)
+					dist_journal_event(attach_to, key->account_type_d, "identifier.added",
+									   journal_detail_identifier(key->id_type, key->value));
+			}
+			else
+				insert_account(&id, key, NULL, 1);
+			*account_id = id;
+			return true;
+		}
+	}
+	if (select_identifier(route, key, account_id))
+		return false;
+	if (XactReadOnly)
+		rule_read_only(key);
+	rule_concurrent_creation(key);
+}
+
+/* (route, id_type, value) order, the order of the inserts */
+typedef struct RoutedKey
+{
+	IdentKey	key;
+	int32		route;
+	int			input;			/* position in the call's arguments */
+} RoutedKey;
+
+static int
+routed_cmp(const void *a, const void *b)
+{
+	const RoutedKey *x = (const RoutedKey *) a;
+	const RoutedKey *y = (const RoutedKey *) b;
+	int			c;
+
+	if (x->route != y->route)
+		return x->route < y->route ? -1 : 1;
+	c = strcmp(x->key.id_type, y->key.id_type);
+	return c != 0 ? c : strcmp(x->key.value, y->key.value);
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(pg_uuid_t));
+}
+
+/* Is id among the first n of ids? */
+static int
+uuid_index(const pg_uuid_t *ids, int n, const pg_uuid_t *id)
+{
+	for (int i = 0; i < n; i++)
+		if (id_cmp(&ids[i], id) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Several identifiers of one person (THE PROTOCOL ON CITUS): the account
+ * holding any of them, with the others attached, or a new account holding
+ * all; 21000 if they belong to two accounts.
+ */
+bool
+dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
+{
+	RoutedKey  *rk = palloc(sizeof(RoutedKey) * nin);
+	IdentKey   *keys;
+	int32	   *routes;
+	pg_uuid_t  *ids;
+	bool	   *found;
+	bool	   *mine;
+	pg_uuid_t  *locked;
+	AccountRow *locked_rows;
+	int			nlocked = 0;
+	int			n = 0;
+	int			first_input = 0;
+	int			owner;
+	int			other;
+	int			lost = -1;
+	bool		all_found = true;
+	bool		settled = false;
+	pg_uuid_t	target;
+	bool		creating;
+
+	for (int i = 0; i < nin; i++)
+	{
+		rk[i].key = in[i];
+		rk[i].route = dist_key_route(&in[i]);
+		rk[i].input = i;
+	}
+	qsort(rk, nin, sizeof(RoutedKey), routed_cmp);
+	for (int i = 0; i < nin; i++)
+		if (n == 0 || routed_cmp(&rk[i], &rk[n - 1]) != 0)
+			rk[n++] = rk[i];
+	keys = palloc(sizeof(IdentKey) * n);
+	routes = palloc(sizeof(int32) * n);
+	ids = palloc0(sizeof(pg_uuid_t) * n);
+	found = palloc0(sizeof(bool) * n);
+	mine = palloc0(sizeof(bool) * n);
+	locked = palloc(sizeof(pg_uuid_t) * n);
+	locked_rows = palloc(sizeof(AccountRow) * n);
+	for (int i = 0; i < n; i++)
+	{
+		keys[i] = rk[i].key;
+		routes[i] = rk[i].route;
+		if (rk[i].input < rk[first_input].input)
+			first_input = i;
+	}
+
+	/* 1. lock-free probes: all found on one account is a hit */
+	for (int i = 0; i < n; i++)
+	{
+		found[i] = select_identifier(routes[i], &keys[i], &ids[i]);
+		all_found &= found[i];
+	}
+	owner = rule_first_owner(ids, found, n, &other);
+	if (all_found && other < 0)
+	{
+		*account_id = ids[owner];
+		return false;
+	}
+	if (XactReadOnly)
+	{
+		if (other >= 0)
+			rule_split(keys, ids, found, n);
+		rule_read_only(&keys[0]);
+	}
+
+	/*
+	 * 2. lock every account found, FOR KEY SHARE in id order, and probe
+	 * again, until every account a probe finds is locked and not merged
+	 */
+	for (int attempt = 0; attempt < 10 && !settled; attempt++)
+	{
+		pg_uuid_t  *owners = palloc(sizeof(pg_uuid_t) * n);
+		int			nowners = 0;
+		bool		merged = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (attempt > 0)
+			for (int i = 0; i < n; i++)
+				found[i] = select_identifier(routes[i], &keys[i], &ids[i]);
+		for (int i = 0; i < n; i++)
+			if (found[i] && uuid_index(owners, nowners, &ids[i]) < 0)
+				owners[nowners++] = ids[i];
+		qsort(owners, nowners, sizeof(pg_uuid_t), id_cmp);
+		settled = true;
+		lost = -1;
+		for (int i = 0; i < nowners; i++)
+		{
+			AccountRow	row;
+
+			if (uuid_index(locked, nlocked, &owners[i]) >= 0)
+				continue;
+			settled = false;
+			if (!dist_lock_account(&owners[i], &row))
+			{
+				/* gone, or never there: probe again */
+				for (int k = 0; k < n; k++)
+					if (found[k] && id_cmp(&ids[k], &owners[i]) == 0)
+						lost = k;
+				continue;
+			}
+			if (row.status == ACCOUNT_MERGED)
+			{
+				merged = true;	/* never counted as locked: probe again */
+				continue;
+			}
+			locked[nlocked] = owners[i];
+			locked_rows[nlocked++] = row;
+		}
+		/* a merge committed on an account's node, maybe not yet on the keys' */
+		if (merged)
+			settle_routes(routes, n);
+		pfree(owners);
+	}
+	if (!settled && lost >= 0)
+		rule_lost_account(&keys[lost], &ids[lost]);
+	if (!settled)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent merges of the accounts of these identifiers"),
+				 errhint("Retry the transaction.")));
+
+	/* 3. one account: attach to it; none: a new one */
+	owner = rule_first_owner(ids, found, n, &other);
+	if (other >= 0)
+		rule_split(keys, ids, found, n);
+	all_found = true;
+	for (int i = 0; i < n; i++)
+		all_found &= found[i];
+	if (owner >= 0 && all_found)
+	{
+		*account_id = ids[owner];
+		return false;
+	}
+	if (owner >= 0)
+	{
+		rule_check_attachable(&ids[owner], &locked_rows[uuid_index(locked, nlocked, &ids[owner])]);
+		target = ids[owner];
+		creating = false;
+	}
+	else
+	{
+		/* the new id carries the route of the call's first identifier */
+		route_new_account_id(routes[first_input], &target);
+		creating = true;
+	}
+
+	/* 4. insert what is missing, in (route, id_type, value) order */
+	for (int i = 0; i < n; i++)
+	{
+		pg_uuid_t	winner;
+		AccountRow	row;
+
+		if (found[i])
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		if (insert_identifier(routes[i], &keys[i], &target))
+		{
+			mine[i] = true;
+			lock_type(&keys[i]);
+			continue;
+		}
+		if (!select_identifier(routes[i], &keys[i], &winner))
+			rule_concurrent_creation(&keys[i]);
+		if (id_cmp(&winner, &target) == 0)
+			continue;
+		if (!creating)
+		{
+			/* another account has it: the identifiers are of two */
+			for (int j = 0; j < n; j++)
+				if (mine[j])
+				{
+					found[j] = true;
+					ids[j] = target;
+				}
+			found[i] = true;
+			ids[i] = winner;
+			rule_split(keys, ids, found, n);
+		}
+		/* a concurrent caller created the account first: it is the target */
+		if (!dist_lock_account(&winner, &row))
+			rule_lost_account(&keys[i], &winner);
+		rule_check_attachable(&winner, &row);
+		for (int j = 0; j < i; j++)
+			if (mine[j])
+				repoint_identifier(routes[j], &keys[j], &winner);
+		target = winner;
+		creating = false;
+	}
+
+	if (creating)
+		insert_account(&target, keys, NULL, n);
+	else if (keys[0].type.journal)
+	{
+		for (int i = 0; i < n; i++)
+			if (mine[i])
+				dist_journal_event(&target, keys[i].account_type_d, "identifier.added",
+								   journal_detail_identifier(keys[i].id_type, keys[i].value));
+	}
+	*account_id = target;
+	return creating;
+}

@@ -1,0 +1,277 @@
+/*
+ * settle.c: on a distributed cluster, waiting for the transactions that
+ * are committed on one node and only prepared on another.
+ *
+ *   settle_route(route)   on the node that holds route's shard
+ *   settle_routes(r, n)   on the nodes of several routes
+ *   settle_all()          on every node that holds shards
+ *   settle_here()         this node (accounts_internal.settle(), which the
+ *                         three above run on the other nodes)
+ *
+ * TWO-PHASE COMMIT
+ * ================
+ *
+ * A transaction that wrote shards on several nodes commits with Citus's
+ * two-phase commit (CoordinatedTransactionCallback in Citus's
+ * transaction_management.c): PREPARE TRANSACTION on every remote node that
+ * it wrote, then the commit of the node it runs on (which records the
+ * outcome in pg_dist_transaction), then COMMIT PREPARED on each remote
+ * node, one after the other.  From the local commit on, the transaction
+ * is decided; until its COMMIT PREPARED reaches a node, its part there is
+ * prepared: it keeps its row locks, it is invisible to any snapshot, and a
+ * plain read does not wait for it.  A slow link makes that last
+ * milliseconds to seconds; a lost one lasts until Citus's recovery
+ * (citus.recover_2pc_interval) commits the part.
+ *
+ * So a row lock taken on one node can be granted while the transaction
+ * that held it is still only prepared on another.  An attach (add_identifier
+ * on node A's account row, the identifier on node I) that finished on A
+ * lets a redaction take A's row FOR UPDATE and read the account's
+ * identifiers on I, where the attached one is not visible yet: the
+ * redaction would erase nothing, and the identifier would then commit onto
+ * the redacted account.  The same for a merge (the identifier would land
+ * on the merged account), a type drop (an identifier of the dropped type
+ * would remain), and for a create whose rows live on two nodes (an id found
+ * on one node that a read on the other does not know yet).
+ *
+ * THE RULE: a call that is about to read what a transaction it waited for
+ * (through a row lock) may still be writing elsewhere first settles the
+ * nodes it reads: on each of them it waits until every transaction that
+ * was prepared there when it looked, and that holds a lock on one of the
+ * extension's tables there, has been committed or rolled back.  Then it
+ * reads, with a fresh snapshot (READ COMMITTED: every statement on a
+ * worker takes one).
+ *
+ * Why that is enough: the waited-for transaction T had released the lock
+ * on its own node only when its local commit or its COMMIT PREPARED there
+ * ran, and Citus sends COMMIT PREPARED only after every PREPARE
+ * succeeded.  So when the lock was granted, every part of T was either
+ * committed already or prepared (none still running, none to be prepared
+ * later), and a prepared part of T that wrote one of our tables holds a
+ * lock on it: settling waits for it.  The read after it sees T's rows.
+ * Only prepared transactions are waited for, never a running one, so a
+ * settle cannot take part in a cycle of waits with T (a prepared
+ * transaction waits for nothing); its wait is a transactionid lock wait,
+ * bounded by lock_timeout (55P03) and statement_timeout like any other.
+ *
+ * Who can hold such a prepared transaction: Citus, for its own parts (it
+ * connects to the other nodes as the extension's owner: dist.c, and the
+ * SECURITY DEFINER functions).  A role without the owner's rights cannot
+ * prepare a transaction that wrote the extension's tables
+ * (journal.c, PREPARED TRANSACTIONS), so no application role can make
+ * settling wait for a transaction it left prepared.
+ *
+ * Where it is used: dist.c settles the account's node when an account row
+ * it looks for by id is not there (a create half committed), and the
+ * nodes of a call's identifiers when it finds them on a merged account (a
+ * merge half committed); storage.c settles every node before merge,
+ * redaction, removal, a type drop and get_account() read an account's
+ * identifiers.  The cost when nothing is prepared: one router statement
+ * per node settled.
+ *
+ * How a node is reached: a router statement of the caller's transaction,
+ * SELECT accounts_internal.settle(count(*)) FROM accounts.dist_identifiers
+ * WHERE route = $1 AND value = '' (no identifier value is empty, so the
+ * aggregate has one row over nothing, and Citus sends the whole query to
+ * the shard's node, where the function runs).  settle_all() sends one such
+ * statement per node, with a route whose shard that node holds.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "compat.h"
+#include "node.h"
+#include "route.h"
+#include "settle.h"
+
+ACCOUNT_FUNCTION(account_settle);
+
+static SPIPlanPtr settle_plan = NULL;
+
+/* Can this schema settle (accounts_internal.settle() exists, 1.7)? */
+bool
+settle_available(void)
+{
+	return node_has_internal_schema();
+}
+
+/* settle_here() on the node of route's shard, in this transaction. */
+void
+settle_route(int32 route)
+{
+	Datum		arg = Int32GetDatum(route);
+	int			rc;
+
+	if (!settle_available())
+		return;
+	if (settle_plan == NULL)
+	{
+		Oid			argtype = INT4OID;
+		SPIPlanPtr	plan = SPI_prepare("SELECT accounts_internal.settle(pg_catalog.count(*))"
+									   "  FROM accounts.dist_identifiers i"
+									   " WHERE i.route OPERATOR(pg_catalog.=) $1"
+									   "   AND i.value OPERATOR(pg_catalog.=) ''::pg_catalog.text",
+									   1, &argtype);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		settle_plan = plan;
+	}
+	rc = SPI_execute_plan(settle_plan, &arg, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "settling route %d failed: %s", route, SPI_result_code_string(rc));
+}
+
+/* settle_route() for each distinct route of routes[0..n). */
+void
+settle_routes(const int32 *routes, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		bool		seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = routes[j] == routes[i];
+		if (!seen)
+			settle_route(routes[i]);
+	}
+}
+
+/*
+ * settle_here() on every node that holds shards of the accounts: one
+ * router statement per node, each with a route whose hash falls into the
+ * range of a shard that node holds (Citus hashes an integer distribution
+ * column with hashint4).
+ */
+void
+settle_all(void)
+{
+	int			rc;
+	int			nshards;
+	int32	   *routes;
+	int			nroutes = 0;
+
+	if (!settle_available())
+		return;
+	rc = SPI_execute("SELECT p.groupid, s.shardminvalue::pg_catalog.int4, s.shardmaxvalue::pg_catalog.int4"
+					 "  FROM pg_catalog.pg_dist_shard s"
+					 "  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+					 " WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'accounts.dist_identifiers'::pg_catalog.regclass"
+					 " ORDER BY p.groupid, s.shardid", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the shards failed: %s", SPI_result_code_string(rc));
+	nshards = (int) SPI_processed;
+	routes = palloc(sizeof(int32) * Max(nshards, 1));
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		int32		last_group = -1;
+
+		for (int i = 0; i < nshards; i++)
+		{
+			bool		isnull;
+			int32		group = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			int32		lo = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			int32		hi = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+
+			if (group == last_group)
+				continue;
+			for (int32 r = 0; r <= ROUTE_MASK; r++)
+			{
+				int32		h = DatumGetInt32(DirectFunctionCall1(hashint4, Int32GetDatum(r)));
+
+				if (h >= lo && h <= hi)
+				{
+					routes[nroutes++] = r;
+					last_group = group;
+					break;
+				}
+			}
+		}
+	}
+	for (int i = 0; i < nroutes; i++)
+		settle_route(routes[i]);
+	pfree(routes);
+}
+
+/*
+ * THIS NODE: wait for every transaction prepared here that holds a lock on
+ * a relation of schema accounts (the shards, this node's copies of the
+ * reference tables, its journal).  Returns how many it waited for.
+ *
+ * A prepared transaction's locks belong to a placeholder that has no
+ * process (pid 0); they are recognized by that, grouped by the virtual
+ * transaction id they share, and the group's transactionid lock names the
+ * transaction to wait for.  Only the ones prepared when this looked are
+ * waited for; one prepared later cannot be part of what the caller waited
+ * for (see TWO-PHASE COMMIT above).
+ */
+int
+settle_here(void)
+{
+	LockData   *data = GetLockStatusData();
+	Oid			ns = get_namespace_oid("accounts", true);
+	bool	   *ours = palloc0(sizeof(bool) * Max(data->nelements, 1));
+	TransactionId *xids = palloc(sizeof(TransactionId) * Max(data->nelements, 1));
+	int			nxids = 0;
+
+	/* the prepared transactions that hold a lock on one of our relations */
+	for (int i = 0; i < data->nelements; i++)
+	{
+		LockInstanceData *li = &data->locks[i];
+		Oid			relid;
+
+		if (li->pid != 0 || li->locktag.locktag_type != LOCKTAG_RELATION ||
+			li->locktag.locktag_field1 != MyDatabaseId)
+			continue;
+		relid = (Oid) li->locktag.locktag_field2;
+		if (!OidIsValid(ns) || get_rel_namespace(relid) != ns)
+			continue;
+		for (int j = 0; j < data->nelements; j++)
+			if (data->locks[j].pid == 0 && compat_same_lock_holder(&data->locks[j], li))
+				ours[j] = true;
+	}
+	/* their transaction ids */
+	for (int i = 0; i < data->nelements; i++)
+	{
+		LockInstanceData *li = &data->locks[i];
+		TransactionId xid;
+		bool		seen = false;
+
+		if (!ours[i] || li->locktag.locktag_type != LOCKTAG_TRANSACTION)
+			continue;
+		xid = (TransactionId) li->locktag.locktag_field1;
+		for (int j = 0; j < nxids && !seen; j++)
+			seen = xids[j] == xid;
+		if (!seen && TransactionIdIsNormal(xid))
+			xids[nxids++] = xid;
+	}
+	for (int i = 0; i < nxids; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		XactLockTableWait(xids[i], NULL, NULL, XLTW_None);
+	}
+	pfree(ours);
+	pfree(xids);
+	return nxids;
+}
+
+/*
+ * accounts_internal.settle(bigint) RETURNS integer: settle_here(); the
+ * argument is only there to make a router statement of the call (see the
+ * header).  Returns how many prepared transactions it waited for.
+ */
+Datum
+account_settle(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	PG_RETURN_INT32(settle_here());
+}
