@@ -14,10 +14,16 @@ OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o \
        src/call.o src/lookup.o src/dist.o src/statement.o src/rowlock.o \
        src/settle.o src/journal.o src/catalog.o src/types.o src/value.o \
        src/node.o src/rules.o src/route.o src/normalize.o src/uuidv7.o
-# sql/account.sql is the current version; released versions are frozen
-# files, and upgrades are account--A--B.sql.
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
+# The install script of the current version is built from sql/parts/,
+# one file per concern (sql/install.sql says how); the frozen 1.0 script
+# is the base of the update chain, and each update script is built from
+# sql/updates/, with the trust guard (sql/parts/00_guard.sql) first and,
+# where it says -- @parts@, the parts that define functions.
+PARTS = $(filter-out sql/parts/00_guard.sql,$(sort $(wildcard sql/parts/*.sql)))
+UPDATE_PARTS = $(filter-out sql/parts/10_tables.sql,$(PARTS))
+UPDATES = $(patsubst sql/updates/%.sql,sql/$(EXTENSION)--%.sql,$(wildcard sql/updates/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATES)
+DATA = sql/$(EXTENSION)--1.0.sql
 
 # The server's headers are system headers to the compiler: newer majors'
 # inline functions trip -Wextra's warnings (unused parameters), and
@@ -46,8 +52,10 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # after PGXS, so that "all" stays the default goal
-sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
-	cp $< $@
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/install.sql sql/parts/00_guard.sql $(PARTS) sql/assemble.awk
+	awk -v guard=sql/parts/00_guard.sql -v parts="$(PARTS)" -f sql/assemble.awk $< > $@
+sql/$(EXTENSION)--%.sql: sql/updates/%.sql sql/parts/00_guard.sql $(UPDATE_PARTS) sql/assemble.awk
+	awk -v guard=sql/parts/00_guard.sql -v parts="$(UPDATE_PARTS)" -f sql/assemble.awk $< > $@
 
 # PGXS tracks no header dependencies (unless the server was configured with
 # --enable-depend): rebuild every object when a header changes, so a struct

@@ -59,6 +59,9 @@ build_and_install() {
     log "building the extension (PG_CFLAGS=$cflags)"
     make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" clean >/dev/null
     make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$cflags" >/dev/null
+    # scripts of an earlier build of another version would stay installed
+    # beside these and could shadow the update chain
+    $SUDO rm -f "$("$PG_CONFIG" --sharedir)"/extension/account--*.sql
     $SUDO make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
 

@@ -82,6 +82,7 @@
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -94,6 +95,9 @@
 #include "settle.h"
 
 ACCOUNT_FUNCTION(account_settle);
+ACCOUNT_FUNCTION(account_settle_route);
+ACCOUNT_FUNCTION(account_settle_nodes);
+ACCOUNT_FUNCTION(account_node_routes);
 
 static SPIPlanPtr settle_plan = NULL;
 
@@ -148,21 +152,21 @@ settle_routes(const int32 *routes, int n)
 }
 
 /*
- * settle_here() on every node that holds shards of the accounts: one
- * router statement per node, each with a route whose hash falls into the
- * range of a shard that node holds (Citus hashes an integer distribution
- * column with hashint4).
+ * One route per node that holds shards of the accounts, whose shard is on
+ * that node: a route whose hash falls into the range of a shard that node
+ * holds (Citus hashes an integer distribution column with hashint4).
+ * *n is how many; palloc'd.
  */
-void
-settle_all(void)
+static int32 *
+node_routes(int *n)
 {
 	int			rc;
 	int			nshards;
 	int32	   *routes;
-	int			nroutes = 0;
+	SPITupleTable *tt;
+	int32		last_group = -1;
 
-	if (!settle_available())
-		return;
+	*n = 0;
 	rc = SPI_execute("SELECT p.groupid, s.shardminvalue::pg_catalog.int4, s.shardmaxvalue::pg_catalog.int4"
 					 "  FROM pg_catalog.pg_dist_shard s"
 					 "  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
@@ -171,34 +175,43 @@ settle_all(void)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the shards failed: %s", SPI_result_code_string(rc));
 	nshards = (int) SPI_processed;
+	tt = SPI_tuptable;
 	routes = palloc(sizeof(int32) * Max(nshards, 1));
+	for (int i = 0; i < nshards; i++)
 	{
-		SPITupleTable *tt = SPI_tuptable;
-		int32		last_group = -1;
+		bool		isnull;
+		int32		group = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		int32		lo = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		int32		hi = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
 
-		for (int i = 0; i < nshards; i++)
+		if (group == last_group)
+			continue;
+		for (int32 r = 0; r <= ROUTE_MASK; r++)
 		{
-			bool		isnull;
-			int32		group = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-			int32		lo = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			int32		hi = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			int32		h = DatumGetInt32(DirectFunctionCall1(hashint4, Int32GetDatum(r)));
 
-			if (group == last_group)
-				continue;
-			for (int32 r = 0; r <= ROUTE_MASK; r++)
+			if (h >= lo && h <= hi)
 			{
-				int32		h = DatumGetInt32(DirectFunctionCall1(hashint4, Int32GetDatum(r)));
-
-				if (h >= lo && h <= hi)
-				{
-					routes[nroutes++] = r;
-					last_group = group;
-					break;
-				}
+				routes[(*n)++] = r;
+				last_group = group;
+				break;
 			}
 		}
 	}
-	for (int i = 0; i < nroutes; i++)
+	return routes;
+}
+
+/* settle_here() on every node that holds shards of the accounts. */
+void
+settle_all(void)
+{
+	int			n;
+	int32	   *routes;
+
+	if (!settle_available())
+		return;
+	routes = node_routes(&n);
+	for (int i = 0; i < n; i++)
 		settle_route(routes[i]);
 	pfree(routes);
 }
@@ -274,4 +287,55 @@ Datum
 account_settle(PG_FUNCTION_ARGS pg_attribute_unused())
 {
 	PG_RETURN_INT32(settle_here());
+}
+
+/*
+ * The SQL forms, for the storage layer (sql/parts/40_storage.sql), which
+ * runs as the extension's owner in its own SPI connection.
+ */
+static void
+connect_spi(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/* accounts_internal.settle_route(route integer) RETURNS void */
+Datum
+account_settle_route(PG_FUNCTION_ARGS)
+{
+	connect_spi();
+	settle_route(PG_GETARG_INT32(0));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* accounts_internal.settle_nodes() RETURNS void */
+Datum
+account_settle_nodes(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	connect_spi();
+	settle_all();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* accounts_internal.node_routes() RETURNS integer[] */
+Datum
+account_node_routes(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	int			n;
+	int32	   *routes;
+	Datum	   *elems;
+	MemoryContext cxt = CurrentMemoryContext;
+	ArrayType  *result;
+
+	connect_spi();
+	routes = node_routes(&n);
+	elems = MemoryContextAlloc(cxt, sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(routes[i]);
+	SPI_finish();
+	result = construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT);
+	PG_RETURN_ARRAYTYPE_P(result);
 }

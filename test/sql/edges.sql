@@ -83,10 +83,12 @@ SELECT account_id = (SELECT account_id FROM accounts.find_or_create_account('use
 DROP TABLE signups;
 
 -- 8. statement_timeout ends a statement that loops over try_ calls (it used
---    to come back as a row, and the timer never fired again)
+--    to come back as a row, and the timer never fired again).  The value
+--    names g, so that every row calls the function (a LATERAL call with
+--    constant arguments runs once).
 SET statement_timeout = '300ms';
 SELECT * FROM try($$SELECT count(*) FROM generate_series(1, 3000000) g,
-                   LATERAL accounts.try_find_or_create_account('user', 'reference_id', 'abc123') t$$);
+                   LATERAL accounts.try_find_or_create_account('user', 'reference_id', 'abc123' || repeat('x', g % 1)) t$$);
 RESET statement_timeout;
 
 -- 9. Bad input wrote nothing beyond the accounts created above on purpose

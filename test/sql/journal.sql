@@ -183,7 +183,7 @@ SELECT created FROM accounts.find_or_create_account('shopper', 'reference_id', '
 SET ROLE regress_journal_consumer;
 SELECT kind FROM accounts.events_since(0);
 SELECT * FROM pg_temp.tryx($$SELECT count(*) FROM accounts.events$$);
-SELECT * FROM pg_temp.tryx($$SELECT accounts.journal_event(NULL, 'shopper', 'account.created', '{}')$$);
+SELECT * FROM pg_temp.tryx($$SELECT accounts_internal.journal_event(NULL, 'shopper', 'account.created', '{}')$$);
 SELECT * FROM pg_temp.tryx($$SELECT accounts.trim_events(now())$$);
 SELECT * FROM pg_temp.tryx($$SELECT accounts.set_journal('shopper', false)$$);
 RESET ROLE;

@@ -199,7 +199,7 @@ REVOKE ALL ON FUNCTION accounts.get_account(uuid), accounts.find_accounts(text, 
 DROP ROLE regress_lifecycle_reader;
 
 -- the internal helpers are not for callers
-SELECT * FROM pg_temp.tryx($$SELECT accounts.repoint_assigned(pg_temp.id('a'), ARRAY[pg_temp.id('d')])$$);
+SELECT * FROM pg_temp.tryx($$SELECT accounts_internal.repoint_assigned(pg_temp.id('a'), ARRAY[pg_temp.id('d')])$$);
 
 -- invariants: no identifier on a merged account; redacted ones keep only reference ids
 SELECT count(*) FROM accounts.identifiers i JOIN accounts.accounts a ON a.id = i.account_id

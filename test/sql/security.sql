@@ -2,22 +2,39 @@
 -- what it was granted.
 \pset null '(null)'
 
--- no function of the extension is executable by PUBLIC
+-- no function of the extension, in either of its schemas, is executable
+-- by PUBLIC
 SELECT p.oid::regprocedure AS executable_by_public
   FROM pg_proc p
- WHERE p.pronamespace = 'accounts'::regnamespace
+ WHERE p.pronamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace)
    AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
                                      WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
 -- no table has privileges for anyone but its owner
 SELECT c.relname, a.grantee::regrole, a.privilege_type
   FROM pg_class c, aclexplode(c.relacl) a
- WHERE c.relnamespace = 'accounts'::regnamespace AND a.grantee <> c.relowner;
+ WHERE c.relnamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace)
+   AND a.grantee <> c.relowner;
+-- nobody but the owner has a privilege on accounts_internal, and
+-- accounts holds only the API: every function there is documented
+SELECT n.nspname, a.grantee::regrole, a.privilege_type
+  FROM pg_namespace n, aclexplode(n.nspacl) a
+ WHERE n.nspname IN ('accounts', 'accounts_internal') AND a.grantee <> n.nspowner;
+SELECT n.nspname, count(*) AS functions
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname IN ('accounts', 'accounts_internal')
+ GROUP BY 1 ORDER BY 1;
 -- which functions run as their owner: the PL/pgSQL ones that run SQL
 SELECT p.oid::regprocedure AS security_definer,
        array_to_string(p.proconfig, ', ') AS config
   FROM pg_proc p
- WHERE p.pronamespace = 'accounts'::regnamespace AND p.prosecdef
+ WHERE p.pronamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace) AND p.prosecdef
  ORDER BY p.oid::regprocedure::text;
+-- and every PL/pgSQL or SQL function of either schema pins search_path
+SELECT p.oid::regprocedure AS unpinned
+  FROM pg_proc p
+ WHERE p.pronamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace)
+   AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
 
 -- the recipe from the README
 CREATE ROLE regress_account_app LOGIN;

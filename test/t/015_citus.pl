@@ -351,7 +351,7 @@ is($workers[1]->safe_psql('postgres', qq{SELECT accounts.redact_account('$old_mu
 unlike($old_created->[2], qr/old\@example\.com/, "and the coordinator's old event no longer has the email");
 # the journal switched off from one node is off on every node
 $workers[0]->safe_psql('postgres', q{SELECT accounts.set_journal('user', false)});
-is(join(' ', map { $_->safe_psql('postgres', q{SELECT enabled FROM accounts.journal_settings WHERE account_type = 'user'}) } @nodes),
+is(join(' ', map { $_->safe_psql('postgres', q{SELECT enabled FROM accounts.dist_journal_settings WHERE account_type = 'user'}) } @nodes),
 	'f f f', 'set_journal() on a worker switches every node');
 my $nj = $workers[1]->safe_psql('postgres', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'no_journal')});
 is(scalar(@{ events_of($nj) }), 0, 'a create with the journal off writes no event on any node');
@@ -692,7 +692,7 @@ is($workers[0]->safe_psql('upgraded', q{SELECT created FROM accounts.find_or_cre
 	't', 'the new library runs the 1.5 schema of a distributed cluster (registry and creates)');
 $coord->safe_psql('upgraded', 'ALTER EXTENSION account UPDATE');
 is(join(' ', map { $_->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}) } @nodes),
-	'1.6 1.6 1.6', 'ALTER EXTENSION on the coordinator of a cluster distributed by 1.5 updates every node');
+	'1.7 1.7 1.7', 'ALTER EXTENSION on the coordinator of a cluster distributed by 1.5 updates every node');
 is($workers[1]->safe_psql('upgraded', q{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'MADE_BY_15')}),
 	"$u15 false", 'after the update, an account made by 1.5 is found');
 is($workers[1]->safe_psql('upgraded', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'between')}),
@@ -701,7 +701,7 @@ is(join(' ', map { $_->safe_psql('upgraded', 'SELECT count(*) FROM accounts.even
 ($ret, $out, $err) = $workers[0]->psql('upgraded', "\\set VERBOSITY verbose\nSELECT accounts.set_journal('user', false)");
 like($err, qr/55000: the change journal is not distributed on this cluster yet/, 'set_journal before it: 55000');
 ($ret, $out, $err) = $coord->psql('upgraded', 'SELECT accounts.distribute()');
-like($err, qr/the change journal is distributed now/, 'distribute() again finishes the update');
+like($err, qr/the update of the distributed tables is finished/, 'distribute() again finishes the update');
 my $after = $workers[1]->safe_psql('upgraded', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'after_update')});
 is(join(' ', map { $_->safe_psql('upgraded', qq{SELECT count(*) FROM accounts.events_since(0) WHERE account_id = '$after' AND kind = 'account.created'}) } @nodes),
 	join(' ', map { $_ == account_node($after, 'upgraded') ? 1 : 0 } @nodes), 'then a create writes its event on the node of its account');
@@ -710,7 +710,7 @@ is($workers[0]->safe_psql('upgraded', q{SELECT accounts.add_identifier(accounts.
 is($workers[0]->safe_psql('upgraded', qq{SELECT kind FROM accounts.events_since(0) WHERE account_id = '$u15'}) . $workers[1]->safe_psql('upgraded', qq{SELECT kind FROM accounts.events_since(0) WHERE account_id = '$u15'}),
 	'identifier.added', 'and its event is written');
 $workers[1]->safe_psql('upgraded', q{SELECT accounts.set_journal('user', false)});
-is($coord->safe_psql('upgraded', q{SELECT enabled FROM accounts.journal_settings}), 'f', 'set_journal works from a worker');
+is($coord->safe_psql('upgraded', q{SELECT enabled FROM accounts.dist_journal_settings}), 'f', 'set_journal works from a worker');
 is($coord->safe_psql('upgraded', q{SELECT count(*) FROM accounts.dist_accounts WHERE event_detail IS NOT NULL}), '0', 'no account row keeps an event detail');
 
 # 8. amcheck on every index of the extension's tables and shards, every node

@@ -1,6 +1,4 @@
-/* account--1.2--1.3.sql: the account lifecycle (merge, redact, archive, tags, reading). */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
+-- account 1.2 -> 1.3: the account lifecycle (merge, redact, archive, tags, reading).
 \echo Use "ALTER EXTENSION account UPDATE TO '1.3'" to load this file. \quit
 
 /*

@@ -1,6 +1,4 @@
-/* account--1.0--1.1.sql: upgrade from 1.0 to 1.1 */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
+-- account 1.0 -> 1.1: only the shared library changed.
 \echo Use "ALTER EXTENSION account UPDATE TO '1.1'" to load this file. \quit
 
 -- 1.1 changed only the shared library: its SQL objects are those of 1.0,

@@ -1,11 +1,9 @@
-/*
- * account 1.3 -> 1.4: the change journal (see THE CHANGE JOURNAL in
- * account.sql and src/journal.c).  New: accounts.events, events_seq,
- * journal_settings, events_since(), set_journal(), trim_events(), and the
- * internal journal_event() and redacted_detail(); the functions that
- * change accounts or the registries now write their events.  Existing
- * accounts get no account.created event: the journal starts now.
- */
+-- account 1.3 -> 1.4: the change journal (see THE CHANGE JOURNAL in
+-- account.sql and src/journal.c).  New: accounts.events, events_seq,
+-- journal_settings, events_since(), set_journal(), trim_events(), and the
+-- internal journal_event() and redacted_detail(); the functions that change
+-- accounts or the registries now write their events.  Existing accounts get
+-- no account.created event: the journal starts now.
 \echo Use "ALTER EXTENSION account UPDATE TO '1.4'" to load this file. \quit
 
 /*

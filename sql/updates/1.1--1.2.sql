@@ -1,6 +1,4 @@
-/* account--1.1--1.2.sql: upgrade from 1.1 to 1.2 (issue #10, trust at the edges) */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
+-- account 1.1 -> 1.2: trust at the edges (issue #10).
 \echo Use "ALTER EXTENSION account UPDATE TO '1.2'" to load this file. \quit
 
 -- Registry rows: case_sensitive means something only for kind text.  It

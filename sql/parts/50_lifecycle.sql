@@ -1,0 +1,440 @@
+/*
+ * THE ACCOUNT LIFECYCLE (1.3; one set of rules for one node and Citus
+ * from 1.7)
+ * ===================================================================
+ *
+ * status: active, archived, merged (merged_into names the account that
+ * absorbed it), redacted (redacted_at).  updated_at is the time of the last
+ * lifecycle change (NULL: none since created_at).
+ *
+ * Every rule, limit, error and event of the lifecycle is written here, once;
+ * the storage layer (40_storage.sql) reads, locks and writes the rows on
+ * one node or on Citus.
+ *
+ * Row locks, in one canonical order (account id), on the accounts' rows:
+ *
+ *   - attaching an identifier to an existing account (add_identifier, the
+ *     multi-identifier call) holds the account's row FOR KEY SHARE, as a
+ *     foreign-key check would, and refuses a merged or redacted account
+ *     (src/rowlock.c, ROW LOCKS; src/dist.c on Citus);
+ *   - merge_accounts() and redact_account() lock their rows FOR UPDATE,
+ *     which conflicts with that: attaches in progress finish first and are
+ *     then moved or erased with the rest; later attaches wait, then see the
+ *     new status and fail with 55000 (READ COMMITTED) or 40001 (REPEATABLE
+ *     READ).  Under REPEATABLE READ an attach that committed after the
+ *     snapshot is invisible to the merge's statements, so store_settle()
+ *     raises 40001 for it (src/rowlock.c, rowlock_check_unseen) instead of
+ *     leaving it behind.  On Citus an attach whose lock was released on
+ *     the account's node may still be prepared on its identifier's node:
+ *     store_settle() waits for it (src/settle.c, TWO-PHASE COMMIT), and
+ *     REPEATABLE READ, which holds per node there, is refused;
+ *   - archive, restore, tag and untag lock the row FOR NO KEY UPDATE: they
+ *     wait for a merge or redaction (and then see it), never for an attach.
+ *
+ * A merge locks all its accounts, into and sources, in id order, so two
+ * merges over the same accounts (A into B while B into A) never deadlock:
+ * the second waits, then finds a source or the target merged (55000), or,
+ * under REPEATABLE READ, fails with 40001.  Merges only go into accounts
+ * that are not merged, and a source is merged once, so merged_into never
+ * forms a cycle.  The rows that assign_account() manages are re-pointed
+ * in the same transaction (src/lifecycle.c, which says why merges of
+ * unrelated accounts never deadlock over those tables either).
+ */
+
+CREATE OR REPLACE FUNCTION accounts_internal.check_unseen_identifiers(account_ids uuid[]) RETURNS void
+    AS 'MODULE_PATHNAME', 'account_check_unseen_identifiers'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts_internal.check_unseen_identifiers(uuid[]) IS
+    'Internal (merge_accounts, redact_account): 40001 under REPEATABLE READ if an identifier was attached to the accounts after the snapshot';
+
+CREATE OR REPLACE FUNCTION accounts_internal.repoint_assigned("into" uuid, sources uuid[]) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'account_repoint_assigned'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts_internal.repoint_assigned(uuid, uuid[]) IS
+    'Internal (merge_accounts): re-point the columns assign_account() triggers manage from the merged sources to into, as each table''s owner';
+
+CREATE OR REPLACE FUNCTION accounts.resolve_account(id uuid) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cur uuid := resolve_account.id;
+    r accounts_internal.account_row;
+BEGIN
+    IF cur IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- a chain is at most as long as the number of merges; the bound only
+    -- guards against rows written around the extension
+    FOR hop IN 1..100000 LOOP
+        SELECT * INTO r FROM accounts_internal.store_lock_accounts(ARRAY[cur]::uuid[], 'none'::pg_catalog.text);
+        IF r.id IS NULL THEN
+            RETURN NULL;
+        END IF;
+        IF r.status OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status OR r.merged_into IS NULL THEN
+            RETURN cur;
+        END IF;
+        cur := r.merged_into;
+    END LOOP;
+    RAISE EXCEPTION 'the merges starting at account % form a cycle', resolve_account.id
+        USING ERRCODE = 'data_corrupted',
+              HINT = 'The accounts were changed outside the extension; fix merged_into by hand.';
+END
+$$;
+COMMENT ON FUNCTION accounts.resolve_account(uuid) IS
+    'The account that id was merged into, following merges (id itself if not merged; NULL if unknown)';
+
+CREATE OR REPLACE FUNCTION accounts.merge_accounts("into" uuid, sources uuid[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    srcs uuid[];
+    ids uuid[];
+    rows accounts_internal.account_row[];
+    t accounts_internal.account_row;
+    target accounts_internal.account_row;
+    new_tags text[] COLLATE "C";
+    moved integer;
+BEGIN
+    IF merge_accounts."into" IS NULL THEN
+        RAISE EXCEPTION 'argument "into" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account that survives.';
+    END IF;
+    IF merge_accounts.sources IS NULL THEN
+        RAISE EXCEPTION 'argument "sources" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the ids of the accounts to merge into it.';
+    END IF;
+    IF pg_catalog.cardinality(merge_accounts.sources) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'argument "sources" is empty' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass at least one account to merge.';
+    END IF;
+    IF pg_catalog.array_ndims(merge_accounts.sources) OPERATOR(pg_catalog.>) 1 THEN
+        RAISE EXCEPTION 'argument "sources" must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a uuid[] like ARRAY[a, b].';
+    END IF;
+    IF pg_catalog.array_position(merge_accounts.sources, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'argument "sources[%]" must not be null', pg_catalog.array_position(merge_accounts.sources, NULL)
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the ids of the accounts to merge, without NULLs.';
+    END IF;
+    srcs := ARRAY(SELECT DISTINCT s FROM pg_catalog.unnest(merge_accounts.sources) s ORDER BY 1);
+    IF pg_catalog.cardinality(srcs) OPERATOR(pg_catalog.>) 100 THEN
+        RAISE EXCEPTION '% source accounts are more than one merge takes', pg_catalog.cardinality(srcs)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Merge at most 100 accounts at once; merge the rest in further calls.';
+    END IF;
+    IF merge_accounts."into" OPERATOR(pg_catalog.=) ANY (srcs) THEN
+        RAISE EXCEPTION 'cannot merge account % into itself', merge_accounts."into"
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Remove it from "sources".';
+    END IF;
+    PERFORM accounts_internal.store_require_read_committed('merge_accounts()'::pg_catalog.text);
+    ids := srcs OPERATOR(pg_catalog.||) merge_accounts."into";
+
+    -- every row, in id order (see THE ACCOUNT LIFECYCLE)
+    rows := ARRAY(SELECT r FROM accounts_internal.store_lock_accounts(ids, 'update'::pg_catalog.text) r);
+    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) ids[i]) THEN
+            RAISE EXCEPTION 'account % does not exist', ids[i]
+                USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+        END IF;
+    END LOOP;
+    SELECT * INTO target FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) merge_accounts."into";
+    IF target.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it was merged into account %', merge_accounts."into", target.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Merge into the surviving account %s instead.', accounts.resolve_account(merge_accounts."into"));
+    END IF;
+    IF target.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it is redacted', merge_accounts."into"
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account takes no new identifiers; merge into another account.';
+    END IF;
+    FOR t IN SELECT * FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) ANY (srcs) ORDER BY r.id LOOP
+        IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+            RAISE EXCEPTION 'account % was already merged into account %', t.id, t.merged_into
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'An account is merged only once.',
+                      HINT = pg_catalog.format('Its identifiers are on account %s now; leave it out of "sources".',
+                                               accounts.resolve_account(t.id));
+        END IF;
+        IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+            RAISE EXCEPTION 'cannot merge account %: it is redacted', t.id
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Leave redacted accounts out of "sources".';
+        END IF;
+        IF t.account_type OPERATOR(pg_catalog.<>) target.account_type THEN
+            RAISE EXCEPTION 'cannot merge account % of type "%" into account % of type "%"',
+                            t.id, t.account_type, merge_accounts."into", target.account_type
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Only accounts of one account type can be merged.';
+        END IF;
+    END LOOP;
+    new_tags := ARRAY(SELECT DISTINCT tag FROM pg_catalog.unnest(rows) r, pg_catalog.unnest(r.tags) tag ORDER BY 1);
+    IF pg_catalog.cardinality(new_tags) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'the merged account would have % tags', pg_catalog.cardinality(new_tags)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+
+    PERFORM accounts_internal.store_settle(srcs);
+    moved := accounts_internal.store_move_identifiers(srcs, merge_accounts."into");
+    PERFORM accounts_internal.store_mark_merged(srcs, merge_accounts."into");
+    PERFORM accounts_internal.store_set_tags(merge_accounts."into", new_tags::text[]);
+    PERFORM accounts_internal.repoint_assigned(merge_accounts."into", srcs);
+    FOR i IN 1..pg_catalog.cardinality(srcs) LOOP
+        PERFORM accounts_internal.journal_event(srcs[i], target.account_type, 'account.merged'::pg_catalog.text,
+                                                pg_catalog.jsonb_build_object('into', merge_accounts."into"));
+    END LOOP;
+    RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION accounts.merge_accounts(uuid, uuid[]) IS
+    'Move every identifier (and tag) of the source accounts to into, mark them merged, re-point assign_account() columns; returns the identifiers moved';
+
+CREATE OR REPLACE FUNCTION accounts.redact_account(id uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t accounts_internal.account_row;
+    erased accounts.identifier[];
+BEGIN
+    IF redact_account.id IS NULL THEN
+        RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account to redact.';
+    END IF;
+    PERFORM accounts_internal.store_require_read_committed('redact_account()'::pg_catalog.text);
+    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[redact_account.id]::uuid[], 'update'::pg_catalog.text);
+    IF t.id IS NULL THEN
+        RAISE EXCEPTION 'account % does not exist', redact_account.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', redact_account.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A merged account holds no identifiers.',
+                  HINT = pg_catalog.format('Redact the surviving account %s instead.', accounts.resolve_account(redact_account.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RETURN 0;
+    END IF;
+    PERFORM accounts_internal.store_settle(ARRAY[redact_account.id]::uuid[]);
+    erased := ARRAY(SELECT e FROM accounts_internal.store_erase_identifiers(redact_account.id) e);
+    PERFORM accounts_internal.store_set_status(redact_account.id, 'redacted'::accounts.account_status);
+    -- the erased values in the events of the account, of the accounts
+    -- merged into it (whose identifiers it held), and of any account they
+    -- were removed from before (docs/privacy.md)
+    PERFORM accounts_internal.store_redact_events(accounts_internal.store_merged_chain(redact_account.id),
+                                                  t.account_type, erased);
+    PERFORM accounts_internal.journal_event(redact_account.id, t.account_type, 'account.redacted'::pg_catalog.text,
+                                            pg_catalog.jsonb_build_object('identifiers_erased',
+                                                                          pg_catalog.cardinality(erased)));
+    RETURN pg_catalog.cardinality(erased);
+END
+$$;
+COMMENT ON FUNCTION accounts.redact_account(uuid) IS
+    'Erase the account''s identifiers except its reference ids, irreversibly; it becomes redacted; returns the identifiers erased';
+
+/* archive_account(), restore_account(): the status change, FOR NO KEY UPDATE. */
+CREATE OR REPLACE FUNCTION accounts_internal.set_account_status(id uuid, archived boolean) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t accounts_internal.account_row;
+    target accounts.account_status := CASE WHEN set_account_status.archived THEN 'archived' ELSE 'active' END;
+BEGIN
+    IF set_account_status.id IS NULL THEN
+        RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
+    END IF;
+    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[set_account_status.id]::uuid[], 'no key update'::pg_catalog.text);
+    IF t.id IS NULL THEN
+        RAISE EXCEPTION 'account % does not exist', set_account_status.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', set_account_status.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Use the surviving account %s instead.', accounts.resolve_account(set_account_status.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % is redacted', set_account_status.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account is neither archived nor restored.';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) target THEN
+        RETURN false;
+    END IF;
+    PERFORM accounts_internal.store_set_status(set_account_status.id, target);
+    PERFORM accounts_internal.journal_event(set_account_status.id, t.account_type,
+                                            CASE WHEN set_account_status.archived THEN 'account.archived'
+                                                 ELSE 'account.restored' END::pg_catalog.text,
+                                            '{}'::jsonb);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.set_account_status(uuid, boolean) IS
+    'Internal: archive_account() and restore_account()';
+
+CREATE OR REPLACE FUNCTION accounts.archive_account(id uuid) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT accounts_internal.set_account_status(archive_account.id, true) $$;
+COMMENT ON FUNCTION accounts.archive_account(uuid) IS
+    'Archive an account (status archived); it is still found by its identifiers; true if the status changed';
+
+CREATE OR REPLACE FUNCTION accounts.restore_account(id uuid) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT accounts_internal.set_account_status(restore_account.id, false) $$;
+COMMENT ON FUNCTION accounts.restore_account(uuid) IS
+    'Restore an archived account (status active); true if the status changed';
+
+/* Tags: lowercased and trimmed, then named like types (^[a-z][a-z0-9_]{0,62}$). */
+CREATE OR REPLACE FUNCTION accounts_internal.normalize_tags(tags text[]) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    res text[] COLLATE "C" := '{}';
+    norm text;
+BEGIN
+    IF normalize_tags.tags IS NULL THEN
+        RAISE EXCEPTION 'argument "tags" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an array of tags, e.g. ARRAY[''vip''].';
+    END IF;
+    IF pg_catalog.array_ndims(normalize_tags.tags) OPERATOR(pg_catalog.>) 1 THEN
+        RAISE EXCEPTION 'argument "tags" must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass an array of tags, e.g. ARRAY[''vip''].';
+    END IF;
+    FOR i IN 1..COALESCE(pg_catalog.array_length(normalize_tags.tags, 1), 0) LOOP
+        IF normalize_tags.tags[i] IS NULL THEN
+            RAISE EXCEPTION 'argument "tags[%]" must not be null', i USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass tags without NULLs.';
+        END IF;
+        norm := pg_catalog.lower(pg_catalog.btrim(normalize_tags.tags[i]));
+        IF norm OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
+            RAISE EXCEPTION 'invalid tag "%"', normalize_tags.tags[i]
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Tags start with a letter, then up to 62 letters, digits or underscores; they are stored in lowercase.';
+        END IF;
+        res := res OPERATOR(pg_catalog.||) norm;
+    END LOOP;
+    RETURN res;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.normalize_tags(text[]) IS
+    'Internal: the stored form of tags (lowercase, trimmed); 22023 for an invalid tag';
+
+CREATE OR REPLACE FUNCTION accounts_internal.change_tags(id uuid, tags text[], add boolean) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t accounts_internal.account_row;
+    norm text[] COLLATE "C";
+    old_tags text[] COLLATE "C";
+    result text[] COLLATE "C";
+BEGIN
+    IF change_tags.id IS NULL THEN
+        RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
+    END IF;
+    norm := accounts_internal.normalize_tags(change_tags.tags);
+    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[change_tags.id]::uuid[], 'no key update'::pg_catalog.text);
+    IF t.id IS NULL THEN
+        RAISE EXCEPTION 'account % does not exist', change_tags.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', change_tags.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Tag the surviving account %s instead.', accounts.resolve_account(change_tags.id));
+    END IF;
+    old_tags := t.tags;
+    IF change_tags.add THEN
+        result := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(old_tags OPERATOR(pg_catalog.||) norm) x ORDER BY 1);
+    ELSE
+        result := ARRAY(SELECT x FROM pg_catalog.unnest(old_tags) x
+                         WHERE x OPERATOR(pg_catalog.<>) ALL (norm) ORDER BY 1);
+    END IF;
+    IF pg_catalog.cardinality(result) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'account % would have % tags', change_tags.id, pg_catalog.cardinality(result)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+    IF result OPERATOR(pg_catalog.<>) old_tags THEN
+        PERFORM accounts_internal.store_set_tags(change_tags.id, result::text[]);
+        PERFORM accounts_internal.journal_event(change_tags.id, t.account_type,
+                                                CASE WHEN change_tags.add THEN 'account.tagged'
+                                                     ELSE 'account.untagged' END::pg_catalog.text,
+                                                pg_catalog.jsonb_build_object('tags', ARRAY(
+                                                    SELECT x FROM pg_catalog.unnest(
+                                                        CASE WHEN change_tags.add THEN result ELSE old_tags END) x
+                                                     WHERE x OPERATOR(pg_catalog.<>) ALL (
+                                                        CASE WHEN change_tags.add THEN old_tags ELSE result END)
+                                                     ORDER BY 1)));
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.change_tags(uuid, text[], boolean) IS
+    'Internal: tag_account() and untag_account()';
+
+CREATE OR REPLACE FUNCTION accounts.tag_account(id uuid, tags text[]) RETURNS text[]
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT accounts_internal.change_tags(tag_account.id, tag_account.tags, true) $$;
+COMMENT ON FUNCTION accounts.tag_account(uuid, text[]) IS
+    'Add tags to an account (at most 64); returns its tags';
+
+CREATE OR REPLACE FUNCTION accounts.untag_account(id uuid, tags text[]) RETURNS text[]
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT accounts_internal.change_tags(untag_account.id, untag_account.tags, false) $$;
+COMMENT ON FUNCTION accounts.untag_account(uuid, text[]) IS
+    'Remove tags from an account; returns its tags';
+
+CREATE OR REPLACE FUNCTION accounts.accounts_with_tag(type text, tag text) RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts_internal.is_distributed();
+    IF accounts_with_tag.type IS NULL THEN
+        RAISE EXCEPTION 'argument "type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type and a tag.';
+    END IF;
+    IF accounts_with_tag.tag IS NULL THEN
+        RAISE EXCEPTION 'argument "tag" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type and a tag.';
+    END IF;
+    RETURN QUERY SELECT * FROM accounts_internal.store_tagged(accounts_with_tag.type::pg_catalog.text,
+        (accounts_internal.normalize_tags(ARRAY[accounts_with_tag.tag]::text[]))[1]);
+END
+$$;
+COMMENT ON FUNCTION accounts.accounts_with_tag(text, text) IS
+    'The accounts of a type that have a tag (merged accounts excluded), by id';
+
+/*
+ * One row describing the account and its identifiers.  On Citus the
+ * identifiers are read after settling every node, so that an account
+ * found by one of its identifiers shows all of them (src/settle.c).
+ */
+CREATE OR REPLACE FUNCTION accounts.get_account(id uuid)
+    RETURNS TABLE (account_id uuid, account_type text, status text, merged_into uuid,
+                   tags text[], created_at timestamptz, updated_at timestamptz,
+                   redacted_at timestamptz, identifiers accounts.identifier[])
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a accounts_internal.account_row;
+BEGIN
+    PERFORM accounts_internal.is_distributed();
+    SELECT * INTO a FROM accounts_internal.store_lock_accounts(ARRAY[get_account.id]::uuid[], 'none'::pg_catalog.text);
+    IF a.id IS NULL THEN
+        RETURN;
+    END IF;
+    account_id := a.id;
+    account_type := a.account_type;
+    status := a.status::text;
+    merged_into := a.merged_into;
+    tags := a.tags;
+    created_at := a.created_at;
+    updated_at := COALESCE(a.updated_at, a.created_at);
+    redacted_at := a.redacted_at;
+    identifiers := ARRAY(SELECT ROW(i.id_type, i.value)::accounts.identifier
+                           FROM accounts_internal.store_identifiers(ARRAY[a.id]::uuid[]) i
+                          ORDER BY i.id_type COLLATE "C", i.value COLLATE "C");
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION accounts.get_account(uuid) IS
+    'One row describing the account and its identifiers; no row for an unknown id';
