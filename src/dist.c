@@ -76,7 +76,15 @@
  * detector covers the rest.
  *
  * Two-phase commit: a call whose keys live on several nodes commits with
- * Citus's two-phase commit and is atomic.  Until every node has committed,
+ * Citus's two-phase commit and is atomic.  Citus prepares only the nodes a
+ * transaction modified; a row lock (SELECT ... FOR KEY SHARE) is no
+ * modification to it, and such a node is committed with a plain COMMIT,
+ * at any moment relative to the others.  So an attach always writes on
+ * the account's node too: its identifier.added event, a row of
+ * accounts.dist_events that the trigger there journals or drops (when the
+ * journal is off for the account type).  Every node of an attach is then
+ * prepared before any commits, and settling covers what a lock waiter
+ * reads afterwards (settle.c).  Until every node has committed,
  * its parts become visible node by node; a call that then looks for an
  * account by id that a probe found and does not see it settles the
  * account's node first (dist_lock_account()), so it never reports a found
@@ -557,11 +565,8 @@ dist_find_or_create(const IdentKey *key, const pg_uuid_t *attach_to, pg_uuid_t *
 		{
 			lock_type(key);
 			if (attach_to)
-			{
-				if (key->type.journal)
-					dist_journal_event(attach_to, key->account_type_d, "identifier.added",
-									   journal_detail_identifier(key->id_type, key->value));
-			}
+				dist_journal_event(attach_to, key->account_type_d, "identifier.added",
+								   journal_detail_identifier(key->id_type, key->value));
 			else
 				insert_account(&id, key, NULL, 1);
 			*account_id = id;
@@ -809,7 +814,7 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 
 	if (creating)
 		insert_account(&target, keys, NULL, n);
-	else if (keys[0].type.journal)
+	else
 	{
 		for (int i = 0; i < n; i++)
 			if (mine[i])

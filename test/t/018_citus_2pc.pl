@@ -1,0 +1,405 @@
+# Citus under two-phase commit (issue #23): a coordinator and two workers,
+# the second behind a wire proxy (test/t/pgproxy.py) that holds, delays or
+# cuts PREPARE TRANSACTION and COMMIT PREPARED on its way to that worker,
+# as Citus's own failure tests do with mitmproxy.  Skipped when Citus is
+# not installed.
+#
+# A transaction that wrote both workers commits on worker1 first and stays
+# prepared on worker2 for as long as the proxy holds its COMMIT PREPARED.
+# In that window, for each operation that reads what such a transaction
+# wrote (src/settle.c, TWO-PHASE COMMIT):
+#
+#   1. redact_account() while an attach of an email to the account is
+#      half committed: the redaction waits, then erases the email;
+#   2. merge_accounts() while an attach to a source is half committed
+#      (add_identifier() and the multi-identifier call): the identifier
+#      ends on the survivor;
+#   3. drop_identifier_type() while a create with that type is half
+#      committed: the drop waits, then finds the identifier (2BP01);
+#   4. remove_identifier() of an identifier whose attach is half
+#      committed: it waits and removes it;
+#   5. a create whose account row is still prepared while its other
+#      identifier committed: find_account() finds the id, and get_account(),
+#      add_identifier() and the multi-identifier call on that id wait and
+#      see it (no 42704, no 23503);
+#   6. the same with the COMMIT PREPARED lost (the proxy cuts the
+#      connection; Citus's recovery commits the part later), with PREPARE
+#      TRANSACTION delayed and cut (the transaction rolls back everywhere),
+#      and with worker2 killed while its part is prepared;
+#
+# and after each, the invariants: no identifier on a merged account, no
+# erased kind of identifier on a redacted account, no identifier of a
+# dropped type, no account without identifiers, no identifier without its
+# account, no SQLSTATE a caller is not told to expect, and no prepared
+# transaction left once Citus has recovered.
+use strict;
+use warnings;
+
+use File::Basename;
+use File::Temp qw(tempdir);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $pkglibdir = `pg_config --pkglibdir`;
+chomp $pkglibdir;
+if (!-f "$pkglibdir/citus.so")
+{
+	plan skip_all => "Citus is not installed ($pkglibdir/citus.so)";
+}
+
+my @nodes;
+for my $name ('coordinator', 'worker1', 'worker2')
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'citus'
+max_prepared_transactions = 100
+max_connections = 100
+citus.recover_2pc_interval = '1s'
+});
+	$node->start;
+	push @nodes, $node;
+}
+my ($coord, $w1, $w2) = @nodes;
+
+# the proxy in front of worker2: a socket of the same port number in a
+# directory of its own; every node reaches worker2 through it
+my $proxy_dir = tempdir(CLEANUP => 1);
+chmod 0777, $proxy_dir;
+my $rules = "$proxy_dir/rules.json";
+my $proxy_log = "$proxy_dir/faults.log";
+my $proxy = IPC::Run::start([ 'python3', dirname(__FILE__) . '/pgproxy.py',
+	"$proxy_dir/.s.PGSQL." . $w2->port, $w2->host . '/.s.PGSQL.' . $w2->port, $rules, $proxy_log ]);
+for (1 .. 50) { last if -S "$proxy_dir/.s.PGSQL." . $w2->port; usleep(100_000); }
+ok(-S "$proxy_dir/.s.PGSQL." . $w2->port, 'the proxy listens in front of worker2');
+
+$_->safe_psql('postgres', 'CREATE EXTENSION citus') for @nodes;
+$coord->safe_psql('postgres', "SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
+$coord->safe_psql('postgres', "SELECT citus_add_node('" . $w1->host . "', " . $w1->port . ")");
+$coord->safe_psql('postgres', "SELECT citus_add_node('$proxy_dir', " . $w2->port . ")");
+$coord->safe_psql('postgres', q{CREATE EXTENSION account; SELECT accounts.distribute(8);
+	SELECT accounts.create_identifier_type('user', 'email', 'email');
+	SELECT accounts.create_identifier_type('user', 'nick')});
+
+# the node (by name) that holds a route's shard
+my %dir_node = ($coord->host => 'coordinator', $w1->host => 'worker1', $proxy_dir => 'worker2');
+sub node_of_route
+{
+	my ($route) = @_;
+	return $dir_node{ $coord->safe_psql('postgres', qq{SELECT nodename FROM citus_shards
+		WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_identifiers', $route)}) };
+}
+# a value of id_type whose shard is on node $want (and one per call)
+my $serial = 0;
+sub value_on
+{
+	my ($want, $id_type, $prefix) = @_;
+	while (1)
+	{
+		$serial++;
+		my $v = $id_type eq 'email' ? "$prefix$serial\@example.com" : "$prefix$serial";
+		my $norm = $coord->safe_psql('postgres', qq{SELECT accounts.normalize_identifier('user', '$id_type', '$v')});
+		return $v if node_of_route($coord->safe_psql('postgres', qq{SELECT accounts.identifier_route('user', '$id_type', '$norm')})) eq $want;
+	}
+}
+# an account whose row is on worker1 (its reference id routes there)
+sub account_on_w1
+{
+	my ($prefix) = @_;
+	my $ref = value_on('worker1', 'reference_id', $prefix);
+	return ($coord->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', '$ref')}), $ref);
+}
+
+# the proxy's rules, replaced at once (it reads them again when they change)
+sub set_rules
+{
+	my ($json) = @_;
+	open my $fh, '>', "$rules.tmp" or die;
+	print $fh $json;
+	close $fh;
+	rename "$rules.tmp", $rules or die;
+	usleep(20_000);
+}
+sub faults
+{
+	my ($what) = @_;
+	open my $fh, '<', $proxy_log or return 0;
+	my $n = grep { /^\Q$what\E/ } <$fh>;
+	close $fh;
+	return $n;
+}
+# wait until the proxy applied $what $n times in all
+sub wait_fault
+{
+	my ($what, $n) = @_;
+	for (1 .. 200) { return 1 if faults($what) >= $n; usleep(50_000); }
+	return 0;
+}
+# a statement in the background: [handle, \stdout, \stderr]
+sub bg
+{
+	my ($node, $sql) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start([ 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
+		'-c', '\\set VERBOSITY verbose', '-c', $sql ], '>', \$out, '2>', \$err);
+	return [ $h, \$out, \$err ];
+}
+sub finish
+{
+	my ($b) = @_;
+	$b->[0]->finish;
+	my ($out, $err) = (${ $b->[1] }, ${ $b->[2] });
+	chomp $out;
+	return ($out, $err);
+}
+# still running after a second, and settling on worker2: a backend there
+# runs accounts_internal.settle() and waits for a transaction (the one
+# prepared there)
+sub waiting
+{
+	my ($b) = @_;
+	my $settling = '';
+	for (1 .. 20)
+	{
+		$settling = $w2->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+			WHERE query LIKE '%accounts_internal.settle(%' AND wait_event_type = 'Lock' AND wait_event = 'transactionid'});
+		last if $settling > 0;
+		usleep(100_000);
+	}
+	$b->[0]->pump_nb;
+	return $settling > 0 && $b->[0]->pumpable;
+}
+
+# the SQLSTATEs of an error output (psql VERBOSITY verbose: "ERROR:  XXXXX:")
+sub sqlstates { my ($err) = @_; return join ' ', ($err =~ /ERROR:  ([0-9A-Z]{5}):/g); }
+
+# the invariants over every row of the cluster
+sub audit
+{
+	my ($label) = @_;
+	# Citus resolves what a lost link or a killed worker left prepared
+	my $pending;
+	for (1 .. 60)
+	{
+		$pending = 0;
+		$pending += $_->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts') for @nodes;
+		last if $pending == 0;
+		usleep(500_000);
+	}
+	is($pending, 0, "$label: no prepared transaction is left on any node");
+	my (%status, %types, %has);
+	for (split /\n/, $coord->safe_psql('postgres', q{SELECT id || ' ' || status FROM accounts.dist_accounts}))
+	{
+		my ($id, $st) = split / /;
+		$status{$id} = $st;
+	}
+	$types{$_} = 1 for split /\n/, $coord->safe_psql('postgres', q{SELECT account_type || '/' || name FROM accounts.dist_identifier_types});
+	my ($on_merged, $on_redacted, $dropped, $dangling) = (0, 0, 0, 0);
+	for (split /\n/, $coord->safe_psql('postgres', q{SELECT account_id || ' ' || account_type || '/' || id_type FROM accounts.dist_identifiers}))
+	{
+		my ($id, $type) = split / /;
+		$has{$id}++;
+		$dangling++ if !$status{$id};
+		$on_merged++ if ($status{$id} // '') eq 'merged';
+		$on_redacted++ if ($status{$id} // '') eq 'redacted' && $type !~ m{/reference_id$};
+		$dropped++ if !$types{$type};
+	}
+	is($on_merged, 0, "$label: no identifier on a merged account");
+	is($on_redacted, 0, "$label: a redacted account keeps only reference ids");
+	is($dropped, 0, "$label: no identifier of a dropped type");
+	is($dangling, 0, "$label: no identifier without its account");
+	is(scalar(grep { !$has{$_} && $status{$_} ne 'merged' } keys %status), 0, "$label: no account without identifiers");
+}
+
+# 1. redaction while an attach is half committed
+{
+	my ($a) = account_on_w1('rd');
+	my $email = value_on('worker2', 'email', 'rd');
+	set_rules('[{"match": "COMMIT PREPARED", "action": "hold", "count": 1}]');
+	my $before = faults('hold');
+	my $attach = bg($coord, qq{SELECT accounts.add_identifier('$a', 'email', '$email')});
+	ok(wait_fault('hold', $before + 1), 'redaction: the attach is committed on worker1, prepared on worker2');
+	my $redact = bg($w1, qq{SELECT accounts.redact_account('$a')});
+	ok(waiting($redact), 'redaction: it settles worker2, waiting for the part prepared there');
+	set_rules('[]');
+	my ($out, $err) = finish($attach);
+	is($out, 't', 'redaction: the attach went through');
+	($out, $err) = finish($redact);
+	is($out, '1', 'redaction: then it erased the attached email') or diag($err);
+	is($coord->safe_psql('postgres', qq{SELECT identifiers FROM accounts.get_account('$a')}) =~ /email/ ? 'kept' : 'erased', 'erased',
+		'redaction: the redacted account has no email');
+	audit('redaction');
+}
+
+# 2. a merge while an attach to a source is half committed, for both
+# forms of attaching
+for my $form ('add_identifier', 'the multi-identifier call')
+{
+	my ($src, $src_ref) = account_on_w1('ms');
+	my ($into) = account_on_w1('mi');
+	my $email = value_on('worker2', 'email', 'ms');
+	my $sql = $form eq 'add_identifier'
+		? qq{SELECT accounts.add_identifier('$src', 'email', '$email')}
+		: qq{SELECT account_id FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$src_ref'), ('email', '$email')]::accounts.identifier[])};
+	set_rules('[{"match": "COMMIT PREPARED", "action": "hold", "count": 1}]');
+	my $before = faults('hold');
+	my $attach = bg($coord, $sql);
+	ok(wait_fault('hold', $before + 1), "merge, $form: the attach is half committed");
+	my $merge = bg($w1, qq{SELECT accounts.merge_accounts('$into', ARRAY['$src']::uuid[])});
+	ok(waiting($merge), "merge, $form: it settles worker2, waiting for the part prepared there");
+	set_rules('[]');
+	my ($out, $err) = finish($attach);
+	is(sqlstates($err), '', "merge, $form: the attach went through");
+	($out, $err) = finish($merge);
+	is($out, '2', "merge, $form: the merge moved both identifiers of the source") or diag($err);
+	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), $into,
+		"merge, $form: the email finds the survivor");
+	audit("merge, $form");
+}
+
+# 3. a type drop while a create with that type is half committed
+{
+	my $ref = value_on('worker1', 'reference_id', 'dr');
+	my $nick = value_on('worker2', 'nick', 'dr');
+	set_rules('[{"match": "COMMIT PREPARED", "action": "hold", "count": 1}]');
+	my $before = faults('hold');
+	my $create = bg($coord, qq{SELECT created FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$ref'), ('nick', '$nick')]::accounts.identifier[])});
+	ok(wait_fault('hold', $before + 1), 'type drop: the create is half committed');
+	my $drop = bg($w1, q{SELECT accounts.drop_identifier_type('user', 'nick')});
+	ok(waiting($drop), 'type drop: it settles worker2, waiting for the part prepared there');
+	set_rules('[]');
+	my ($out, $err) = finish($create);
+	is($out, 't', 'type drop: the create went through');
+	($out, $err) = finish($drop);
+	like($err, qr/2BP01: identifier type "nick" of account type "user" is in use/, 'type drop: then it finds the identifier: 2BP01');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_identifier_types WHERE name = 'nick'}), '1', 'type drop: the type is still there');
+	audit('type drop');
+}
+
+# 4. a removal of an identifier whose attach is half committed
+{
+	my ($a) = account_on_w1('rm');
+	my $email = value_on('worker2', 'email', 'rm');
+	set_rules('[{"match": "COMMIT PREPARED", "action": "hold", "count": 1}]');
+	my $before = faults('hold');
+	my $attach = bg($coord, qq{SELECT accounts.add_identifier('$a', 'email', '$email')});
+	ok(wait_fault('hold', $before + 1), 'removal: the attach is half committed');
+	my $remove = bg($w1, qq{SELECT accounts.remove_identifier('$a', 'email', '$email')});
+	ok(waiting($remove), 'removal: it settles worker2, waiting for the part prepared there');
+	set_rules('[]');
+	finish($attach);
+	my ($out, $err) = finish($remove);
+	is($out, 't', 'removal: then it removes the identifier') or diag($err);
+	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), '', 'removal: it is gone');
+	audit('removal');
+}
+
+# 5. a create whose account row is still prepared: the email routes to
+# worker2 and comes first, so the account row is there; the reference id
+# commits on worker1 first
+{
+	my $email = value_on('worker2', 'email', 'cr');
+	my $ref = value_on('worker1', 'reference_id', 'cr');
+	set_rules('[{"match": "COMMIT PREPARED", "action": "hold", "count": 1}]');
+	my $before = faults('hold');
+	my $create = bg($coord, qq{SELECT account_id FROM accounts.find_or_create_account('user', ARRAY[('email', '$email'), ('reference_id', '$ref')]::accounts.identifier[])});
+	ok(wait_fault('hold', $before + 1), 'create: committed on worker1, prepared on worker2');
+	my $id = $w1->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'reference_id', '$ref')});
+	like($id, qr/^[0-9a-f-]{36}$/, 'create: find_account finds its reference id on worker1');
+	my $get = bg($w1, qq{SELECT count(*) FILTER (WHERE (i).id_type IN ('email', 'reference_id')) FROM accounts.get_account('$id'), unnest(identifiers) i});
+	my $add = bg($coord, qq{SELECT accounts.add_identifier('$id', 'nick', 'cr_nick')});
+	my $multi = bg($w1, qq{SELECT account_id FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$ref'), ('nick', 'cr_nick2')]::accounts.identifier[])});
+	ok(waiting($get), 'create: get_account() of that id settles worker2, waiting for the account row');
+	set_rules('[]');
+	my ($out, $err) = finish($create);
+	is($out, $id, 'create: the create returns that id');
+	($out, $err) = finish($get);
+	is($out, '2', 'create: get_account() then shows the account with both of its identifiers') or diag($err);
+	($out, $err) = finish($add);
+	is($out . sqlstates($err), 't', 'create: add_identifier() on the id: no 42704');
+	($out, $err) = finish($multi);
+	is($out . sqlstates($err), $id, 'create: the multi-identifier call on its reference id: the account, no 23503');
+	audit('create');
+}
+
+# 6a. a lost COMMIT PREPARED: Citus's recovery commits the prepared part,
+# and a redaction waits for it
+{
+	my ($a) = account_on_w1('lc');
+	my $email = value_on('worker2', 'email', 'lc');
+	set_rules('[{"match": "COMMIT PREPARED", "action": "cut", "count": 1}]');
+	my $before = faults('cut');
+	my ($out, $err) = ('', '');
+	my $rc = $coord->psql('postgres', qq{SELECT accounts.add_identifier('$a', 'email', '$email')}, stdout => \$out, stderr => \$err);
+	ok(faults('cut') > $before, 'lost COMMIT PREPARED: the proxy cut it');
+	is($rc . $out, '0t', 'lost COMMIT PREPARED: the attach committed (Citus warns and recovers the part)');
+	($out, $err) = ('', '');
+	$w1->psql('postgres', qq{SELECT accounts.redact_account('$a')}, stdout => \$out, stderr => \$err);
+	is($out, '1', 'lost COMMIT PREPARED: the redaction waited for the recovery and erased the email') or diag($err);
+	audit('lost COMMIT PREPARED');
+}
+
+# 6b. PREPARE TRANSACTION delayed: slower, and nothing else changes
+{
+	my $email = value_on('worker2', 'email', 'pd');
+	my $ref = value_on('worker1', 'reference_id', 'pd');
+	set_rules('[{"match": "PREPARE TRANSACTION", "action": "delay", "seconds": 2, "count": 1}]');
+	my $before = faults('delay');
+	is($coord->safe_psql('postgres', qq{SELECT created FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$ref'), ('email', '$email')]::accounts.identifier[])}),
+		't', 'delayed PREPARE: the create commits');
+	ok(faults('delay') > $before, 'delayed PREPARE: the proxy delayed it');
+	audit('delayed PREPARE');
+}
+
+# 6c. PREPARE TRANSACTION lost: the transaction rolls back on every node
+{
+	my $email = value_on('worker2', 'email', 'pc');
+	my $ref = value_on('worker1', 'reference_id', 'pc');
+	set_rules('[{"match": "PREPARE TRANSACTION", "action": "cut", "count": 1}]');
+	my ($out, $err) = ('', '');
+	$coord->psql('postgres', qq{\\set VERBOSITY verbose\nSELECT created FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$ref'), ('email', '$email')]::accounts.identifier[])},
+		stdout => \$out, stderr => \$err);
+	is(sqlstates($err), '08006', 'lost PREPARE: the caller gets 08006 (connection failure, retryable)') or diag($err);
+	set_rules('[]');
+	is($coord->safe_psql('postgres', qq{SELECT coalesce(accounts.find_account('user', 'reference_id', '$ref')::text, 'none') || ' ' ||
+		coalesce(accounts.find_account('user', 'email', '$email')::text, 'none')}), 'none none', 'lost PREPARE: nothing of the create is anywhere');
+	is($coord->safe_psql('postgres', qq{SELECT created FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$ref'), ('email', '$email')]::accounts.identifier[])}),
+		't', 'lost PREPARE: the retry creates the account');
+	audit('lost PREPARE');
+}
+
+# 6d. worker2 killed while its part of an attach is prepared: after the
+# restart Citus commits it, and a merge that came meanwhile got 08006 or
+# waited, never a half-applied result
+{
+	my ($src) = account_on_w1('kw');
+	my ($into) = account_on_w1('kx');
+	my $email = value_on('worker2', 'email', 'kw');
+	set_rules('[{"match": "COMMIT PREPARED", "action": "hold", "count": 1}]');
+	my $before = faults('hold');
+	my $attach = bg($coord, qq{SELECT accounts.add_identifier('$src', 'email', '$email')});
+	ok(wait_fault('hold', $before + 1), 'killed worker: the attach is half committed');
+	$w2->stop('immediate');
+	set_rules('[]');
+	my ($out, $err) = finish($attach);
+	$w2->start;
+	my ($merge_out, $merge_err);
+	for my $try (1 .. 30)
+	{
+		($merge_out, $merge_err) = ('', '');
+		$w1->psql('postgres', qq{\\set VERBOSITY verbose\nSELECT accounts.merge_accounts('$into', ARRAY['$src']::uuid[])},
+			stdout => \$merge_out, stderr => \$merge_err);
+		last if $merge_out ne '' || sqlstates($merge_err) !~ /^08/;
+		usleep(500_000);
+	}
+	is($merge_out, '2', 'killed worker: the merge, retried after 08006, moved the attached email too') or diag($merge_err);
+	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), $into, 'killed worker: the email finds the survivor');
+	audit('killed worker');
+}
+
+$proxy->kill_kill;
+$_->stop for @nodes;
+done_testing();
