@@ -41,6 +41,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use lib dirname(__FILE__);
+use CitusTest;
 
 my $pkglibdir = `pg_config --pkglibdir`;
 chomp $pkglibdir;
@@ -49,20 +51,8 @@ if (!-f "$pkglibdir/citus.so")
 	plan skip_all => "Citus is not installed ($pkglibdir/citus.so)";
 }
 
-my @nodes;
-for my $name ('coordinator', 'worker1', 'worker2')
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'citus'
-max_prepared_transactions = 100
-max_connections = 100
-citus.recover_2pc_interval = '1s'
-});
-	$node->start;
-	push @nodes, $node;
-}
+my @nodes = map { CitusTest::start_node($_) } ('coordinator', 'worker1', 'worker2');
+CitusTest::use_nodes(@nodes);
 my ($coord, $w1, $w2) = @nodes;
 
 # the proxy in front of worker2: a socket of the same port number in a
@@ -85,13 +75,7 @@ $coord->safe_psql('postgres', q{CREATE EXTENSION account; SELECT accounts.distri
 	SELECT accounts.create_identifier_type('user', 'nick')});
 
 # the node (by name) that holds a route's shard
-my %dir_node = ($coord->host => 'coordinator', $w1->host => 'worker1', $proxy_dir => 'worker2');
-sub node_of_route
-{
-	my ($route) = @_;
-	return $dir_node{ $coord->safe_psql('postgres', qq{SELECT nodename FROM citus_shards
-		WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_identifiers', $route)}) };
-}
+sub node_of_route { return route_node($_[0])->name; }
 # a value of id_type whose shard is on node $want (and one per call)
 my $serial = 0;
 sub value_on
@@ -176,42 +160,13 @@ sub waiting
 # the SQLSTATEs of an error output (psql VERBOSITY verbose: "ERROR:  XXXXX:")
 sub sqlstates { my ($err) = @_; return join ' ', ($err =~ /ERROR:  ([0-9A-Z]{5}):/g); }
 
-# the invariants over every row of the cluster
-sub audit
+# the invariants over every row of the cluster, once Citus resolved what
+# a lost link or a killed worker left prepared
+sub audit_all
 {
 	my ($label) = @_;
-	# Citus resolves what a lost link or a killed worker left prepared
-	my $pending;
-	for (1 .. 60)
-	{
-		$pending = 0;
-		$pending += $_->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts') for @nodes;
-		last if $pending == 0;
-		usleep(500_000);
-	}
-	is($pending, 0, "$label: no prepared transaction is left on any node");
-	my (%status, %types, %has);
-	for (split /\n/, $coord->safe_psql('postgres', q{SELECT id || ' ' || status FROM accounts.dist_accounts}))
-	{
-		my ($id, $st) = split / /;
-		$status{$id} = $st;
-	}
-	$types{$_} = 1 for split /\n/, $coord->safe_psql('postgres', q{SELECT account_type || '/' || name FROM accounts.dist_identifier_types});
-	my ($on_merged, $on_redacted, $dropped, $dangling) = (0, 0, 0, 0);
-	for (split /\n/, $coord->safe_psql('postgres', q{SELECT account_id || ' ' || account_type || '/' || id_type FROM accounts.dist_identifiers}))
-	{
-		my ($id, $type) = split / /;
-		$has{$id}++;
-		$dangling++ if !$status{$id};
-		$on_merged++ if ($status{$id} // '') eq 'merged';
-		$on_redacted++ if ($status{$id} // '') eq 'redacted' && $type !~ m{/reference_id$};
-		$dropped++ if !$types{$type};
-	}
-	is($on_merged, 0, "$label: no identifier on a merged account");
-	is($on_redacted, 0, "$label: a redacted account keeps only reference ids");
-	is($dropped, 0, "$label: no identifier of a dropped type");
-	is($dangling, 0, "$label: no identifier without its account");
-	is(scalar(grep { !$has{$_} && $status{$_} ne 'merged' } keys %status), 0, "$label: no account without identifiers");
+	CitusTest::no_prepared($label);
+	audit($label);
 }
 
 # 1. redaction while an attach is half committed
@@ -231,7 +186,7 @@ sub audit
 	is($out, '1', 'redaction: then it erased the attached email') or diag($err);
 	is($coord->safe_psql('postgres', qq{SELECT identifiers FROM accounts.get_account('$a')}) =~ /email/ ? 'kept' : 'erased', 'erased',
 		'redaction: the redacted account has no email');
-	audit('redaction');
+	audit_all('redaction');
 }
 
 # 2. a merge while an attach to a source is half committed, for both
@@ -257,7 +212,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	is($out, '2', "merge, $form: the merge moved both identifiers of the source") or diag($err);
 	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), $into,
 		"merge, $form: the email finds the survivor");
-	audit("merge, $form");
+	audit_all("merge, $form");
 }
 
 # 3. a type drop while a create with that type is half committed
@@ -276,7 +231,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	($out, $err) = finish($drop);
 	like($err, qr/2BP01: identifier type "nick" of account type "user" is in use/, 'type drop: then it finds the identifier: 2BP01');
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_identifier_types WHERE name = 'nick'}), '1', 'type drop: the type is still there');
-	audit('type drop');
+	audit_all('type drop');
 }
 
 # 4. a removal of an identifier whose attach is half committed
@@ -294,7 +249,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	my ($out, $err) = finish($remove);
 	is($out, 't', 'removal: then it removes the identifier') or diag($err);
 	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), '', 'removal: it is gone');
-	audit('removal');
+	audit_all('removal');
 }
 
 # 5. a create whose account row is still prepared: the email routes to
@@ -322,7 +277,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	is($out . sqlstates($err), 't', 'create: add_identifier() on the id: no 42704');
 	($out, $err) = finish($multi);
 	is($out . sqlstates($err), $id, 'create: the multi-identifier call on its reference id: the account, no 23503');
-	audit('create');
+	audit_all('create');
 }
 
 # 6a. a lost COMMIT PREPARED: Citus's recovery commits the prepared part,
@@ -339,7 +294,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	($out, $err) = ('', '');
 	$w1->psql('postgres', qq{SELECT accounts.redact_account('$a')}, stdout => \$out, stderr => \$err);
 	is($out, '1', 'lost COMMIT PREPARED: the redaction waited for the recovery and erased the email') or diag($err);
-	audit('lost COMMIT PREPARED');
+	audit_all('lost COMMIT PREPARED');
 }
 
 # 6b. PREPARE TRANSACTION delayed: slower, and nothing else changes
@@ -351,7 +306,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	is($coord->safe_psql('postgres', qq{SELECT created FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$ref'), ('email', '$email')]::accounts.identifier[])}),
 		't', 'delayed PREPARE: the create commits');
 	ok(faults('delay') > $before, 'delayed PREPARE: the proxy delayed it');
-	audit('delayed PREPARE');
+	audit_all('delayed PREPARE');
 }
 
 # 6c. PREPARE TRANSACTION lost: the transaction rolls back on every node
@@ -368,7 +323,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 		coalesce(accounts.find_account('user', 'email', '$email')::text, 'none')}), 'none none', 'lost PREPARE: nothing of the create is anywhere');
 	is($coord->safe_psql('postgres', qq{SELECT created FROM accounts.find_or_create_account('user', ARRAY[('reference_id', '$ref'), ('email', '$email')]::accounts.identifier[])}),
 		't', 'lost PREPARE: the retry creates the account');
-	audit('lost PREPARE');
+	audit_all('lost PREPARE');
 }
 
 # 6d. worker2 killed while its part of an attach is prepared: after the
@@ -397,7 +352,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	}
 	is($merge_out, '2', 'killed worker: the merge, retried after 08006, moved the attached email too') or diag($merge_err);
 	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), $into, 'killed worker: the email finds the survivor');
-	audit('killed worker');
+	audit_all('killed worker');
 }
 
 $proxy->kill_kill;
