@@ -426,7 +426,9 @@ BEGIN
     PERFORM pg_catalog.replicate_reference_tables();
     grants := accounts_internal.grant_statements();
     IF grants OPERATOR(pg_catalog.<>) '' THEN
-        FOR r IN SELECT * FROM pg_catalog.run_command_on_all_nodes(grants) LOOP
+        -- applied where each runs (as grant_access())
+        FOR r IN SELECT * FROM pg_catalog.run_command_on_all_nodes(
+                     'SET LOCAL citus.enable_ddl_propagation TO off; ' OPERATOR(pg_catalog.||) grants) LOOP
             IF NOT r.success THEN
                 RAISE EXCEPTION 'could not apply the grants on node %', r.nodeid
                     USING ERRCODE = 'connection_failure', DETAIL = r.result,

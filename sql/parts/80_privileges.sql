@@ -75,8 +75,10 @@ BEGIN
         RETURN;
     END IF;
     -- every node, this one included, each in a transaction of its own (a
-    -- grant can be repeated)
-    FOR r IN SELECT * FROM pg_catalog.run_command_on_all_nodes(stmt) LOOP
+    -- grant can be repeated), each applied where it runs: Citus refuses
+    -- to propagate a grant on the schema from a worker
+    FOR r IN SELECT * FROM pg_catalog.run_command_on_all_nodes(
+                 'SET LOCAL citus.enable_ddl_propagation TO off; ' OPERATOR(pg_catalog.||) stmt) LOOP
         IF NOT r.success THEN
             RAISE EXCEPTION 'could not grant % access on node %', grant_access.access, r.nodeid
                 USING ERRCODE = 'connection_failure', DETAIL = r.result,

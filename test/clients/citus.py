@@ -27,6 +27,15 @@ Every successful call's results are written to CITUS_OUT as lines
 "ref|email <value> <account_id> <created>"; the TAP test checks them
 against the tables.  Exit status 1 on any failure.
 
+With CITUS_LATE_FILE, the last node of CITUS_CONNINFOS joins the cluster
+during the run (test/t/019_citus_grow.pl): its clients and its consumer
+wait until that file exists, then use it like any other node.
+
+With CITUS_REGISTRY=1 one more thread changes the registry from every
+node in turn: it creates an identifier type, gives hot accounts an
+identifier of that type, and drops the type again (which removes those
+identifiers), until the clients stop.
+
 With CITUS_EVENTS_OUT, one consumer per node reads that node's change
 journal while the clients run (accounts.events_since(last, 1000) from 0,
 again and again), keeps reading for CITUS_DRAIN seconds after they stop,
@@ -58,6 +67,8 @@ LIFECYCLE_EXPECTED = {
 POOL = int(os.environ.get("CITUS_POOL", "300"))
 EVENTS_OUT = os.environ.get("CITUS_EVENTS_OUT")
 DRAIN = float(os.environ.get("CITUS_DRAIN", "2"))
+LATE_FILE = os.environ.get("CITUS_LATE_FILE")
+REGISTRY = os.environ.get("CITUS_REGISTRY") == "1"
 
 lock = threading.Lock()
 counts = {}
@@ -172,10 +183,23 @@ def lifecycle_op(cur, r):
     note("lifecycle calls")
 
 
+def wait_for_node(idx, deadline):
+    """The late node (CITUS_LATE_FILE): wait until it has joined."""
+    if LATE_FILE and idx == len(CONNINFOS) - 1:
+        while not os.path.exists(LATE_FILE):
+            if deadline is not None and time.time() >= deadline:
+                return False
+            time.sleep(0.05)
+    return True
+
+
 def client(n, deadline):
     r = random.Random(n)
-    conninfo = CONNINFOS[n % len(CONNINFOS)]
+    idx = n % len(CONNINFOS)
+    conninfo = CONNINFOS[idx]
     conn = None
+    if not wait_for_node(idx, deadline):
+        return
     while time.time() < deadline:
         try:
             if conn is None or conn.closed:
@@ -201,6 +225,8 @@ def client(n, deadline):
             with lock:
                 results.extend(out)
             note("transactions")
+            if LATE_FILE and idx == len(CONNINFOS) - 1:
+                note("transactions on the node that joined")
         except psycopg.Error as e:
             state = getattr(e, "sqlstate", None) or ""
             lost = not state and isinstance(e, psycopg.OperationalError)
@@ -228,12 +254,76 @@ def client(n, deadline):
                 failures.append("client %d: %s" % (n, e))
 
 
+def registry(deadline):
+    """Identifier types come and go while the clients run, from every node."""
+    r = random.Random(-1)
+    conns = {}
+    k = 0
+    while time.time() < deadline:
+        k += 1
+        idx = k % len(CONNINFOS)
+        if LATE_FILE and idx == len(CONNINFOS) - 1 and not os.path.exists(LATE_FILE):
+            continue
+        name = "%s_kind_%d" % (PREFIX, k)
+        try:
+            conn = conns.get(idx)
+            if conn is None or conn.closed:
+                conn = conns[idx] = psycopg.connect(CONNINFOS[idx], autocommit=True)
+            conn.execute("SELECT accounts.create_identifier_type('user', %s)", (name,))
+            note("identifier types created")
+            values = []
+            for _ in range(3):
+                i = hot(r)
+                (a,) = conn.execute("SELECT accounts.find_account('user', 'reference_id', %s)", (ref(i),)).fetchone()
+                if a is None:
+                    continue
+                try:
+                    conn.execute("SELECT accounts.add_identifier(%s, %s, %s)", (a, name, "v%d" % i))
+                    values.append("v%d" % i)
+                    note("identifiers of a passing type")
+                except psycopg.Error as e:
+                    if getattr(e, "sqlstate", None) not in LIFECYCLE_EXPECTED:
+                        raise
+                    note("expected " + e.sqlstate)
+            # a merge may move them meanwhile: remove each from whichever
+            # account has it now, until the type can be dropped
+            for _ in range(5):
+                for v in values:
+                    (a,) = conn.execute("SELECT accounts.find_account('user', %s, %s)", (name, v)).fetchone()
+                    if a is None:
+                        continue
+                    try:
+                        conn.execute("SELECT accounts.remove_identifier(%s, %s, %s)", (a, name, v))
+                    except psycopg.Error as e:
+                        if getattr(e, "sqlstate", None) not in LIFECYCLE_EXPECTED:
+                            raise
+                        note("expected " + e.sqlstate)
+                try:
+                    conn.execute("SELECT accounts.drop_identifier_type('user', %s)", (name,))
+                    note("identifier types dropped")
+                    break
+                except psycopg.errors.DependentObjectsStillExist:
+                    note("identifier types still in use")
+        except psycopg.Error as e:
+            state = getattr(e, "sqlstate", None) or ""
+            if state in LIFECYCLE_EXPECTED:
+                note("expected " + state)
+                continue
+            with lock:
+                failures.append("registry: %s %s" % (state, str(e).splitlines()[0] if str(e) else e))
+            return
+        time.sleep(0.1)
+    for conn in conns.values():
+        conn.close()
+
+
 def consumer(idx, stop, got):
     """Read node idx's journal from the start, exactly once, until stop is
     set and DRAIN seconds passed without a new event."""
     conn = None
     last = 0
     quiet_since = None
+    wait_for_node(idx, None)
     while True:
         try:
             if conn is None or conn.closed:
@@ -279,6 +369,8 @@ def main():
         for t in consumers:
             t.start()
     threads = [threading.Thread(target=client, args=(n, deadline)) for n in range(CLIENTS)]
+    if REGISTRY:
+        threads.append(threading.Thread(target=registry, args=(deadline,)))
     for t in threads:
         t.start()
     for t in threads:
