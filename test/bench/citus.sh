@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# test/bench/citus.sh: find_or_create_account through the coordinator of a
-# throwaway Citus cluster (a coordinator and two workers, three clusters on
-# private unix sockets), against the Citus floor: a plain distributed
-# INSERT ... ON CONFLICT DO NOTHING RETURNING plus a SELECT on the same
-# tables.  Prints the numbers and the ratios (test/bench/citus_bench.py);
-# asserts nothing.  Exits 0 with a message when Citus is not installed.
+# test/bench/citus.sh: find_or_create_account through the coordinator and
+# through a worker of a throwaway Citus cluster (a coordinator and two
+# workers, three clusters on private unix sockets), against the Citus
+# floor: a plain distributed INSERT ... ON CONFLICT DO NOTHING RETURNING
+# plus a SELECT on the same tables.  Prints the numbers and the ratios
+# (test/bench/citus_bench.py); asserts nothing.  Exits 0 with a message when Citus is not installed.
 #
 #   ./test/bench/citus.sh                  3 rounds of 5 s per variant
 #   BENCH_SMOKE=1 ./test/bench/citus.sh    one short round
@@ -56,6 +56,6 @@ SELECT citus_add_node('$WORK', ${PORTS[2]});
 CREATE EXTENSION account;
 SELECT accounts.distribute();
 SQL
-as_pg env PGHOST="$WORK" PGPORT="${PORTS[0]}" PGUSER="$PGUSER_OS" PGDATABASE=postgres \
+as_pg env PGHOST="$WORK" PGPORT="${PORTS[0]}" BENCH_WORKER_PORT="${PORTS[1]}" PGUSER="$PGUSER_OS" PGDATABASE=postgres \
     BENCH_SMOKE="${BENCH_SMOKE:-}" CITUS_BENCH_ROW="${CITUS_BENCH_ROW:-}" \
     /usr/bin/python3 "$ROOT/test/bench/citus_bench.py"
