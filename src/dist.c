@@ -130,6 +130,7 @@
 
 #include "dist.h"
 #include "journal.h"
+#include "moves.h"
 #include "node.h"
 #include "route.h"
 #include "rowlock.h"
@@ -531,6 +532,7 @@ dist_lock_account(const pg_uuid_t *account_id, AccountRow *row)
 
 	v[0] = Int32GetDatum(route_of_account(account_id));
 	v[1] = UUIDPGetDatum(account_id);
+	moves_hold(route_of_account(account_id));	/* moves.c, SHARD MOVES */
 	if (run(lock, v, NULL) == 0)
 	{
 		settle_route(route_of_account(account_id));

@@ -36,8 +36,10 @@
  * (store_require_read_committed()).
  *
  * Locks: the same on both, in the same order (account id).  Citus takes
- * each row's lock on its own shard, one after the other; one node takes
- * them in one statement.
+ * each row's lock on its own shard, one after the other, each after the
+ * shard group's metadata lock (accounts_internal.hold_placement(), so that
+ * a shard move waits for the lock's transaction: src/moves.c, SHARD
+ * MOVES); one node takes them in one statement.
  *
  * These functions run as the extension's owner: only the SECURITY DEFINER
  * functions of the extension call them, and nobody else may (EXECUTE is
@@ -100,6 +102,10 @@ BEGIN
          OPERATOR(pg_catalog.||) CASE strength WHEN 'update' THEN ' FOR UPDATE'
                                                WHEN 'no key update' THEN ' FOR NO KEY UPDATE' ELSE '' END;
     FOR i IN 1 .. COALESCE(pg_catalog.cardinality(sorted), 0) LOOP
+        IF strength OPERATOR(pg_catalog.<>) 'none' THEN
+            -- a row lock that a shard move cannot leave behind (src/moves.c, SHARD MOVES)
+            PERFORM accounts_internal.hold_placement(accounts.account_route(sorted[i]));
+        END IF;
         EXECUTE q INTO r USING accounts.account_route(sorted[i]), sorted[i];
         IF r.id IS NULL THEN
             -- a create committed on another node may still be prepared here

@@ -17,7 +17,8 @@
  * run their one set of rules over the distributed side of the storage
  * layer (40_storage.sql).  The route of an identifier and of an account:
  * src/route.c.  Waiting for what other nodes have only prepared:
- * src/settle.c (TWO-PHASE COMMIT).
+ * src/settle.c (TWO-PHASE COMMIT).  Row locks that a shard move cannot
+ * leave behind: src/moves.c (SHARD MOVES).
  *
  * Reading the accounts after distribute(): accounts.dist_accounts and
  * accounts.dist_identifiers have the columns of accounts.accounts and
@@ -82,6 +83,12 @@ CREATE OR REPLACE FUNCTION accounts_internal.settle_nodes() RETURNS void
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION accounts_internal.settle_nodes() IS
     'Internal: settle() on every node that holds shards';
+
+CREATE OR REPLACE FUNCTION accounts_internal.hold_placement(route integer) RETURNS void
+    AS 'MODULE_PATHNAME', 'account_hold_placement'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts_internal.hold_placement(integer) IS
+    'Internal: before a row lock, the shard metadata lock of route''s shard group in ShareLock, as Citus''s writes take it (src/moves.c)';
 
 CREATE OR REPLACE FUNCTION accounts_internal.node_routes() RETURNS integer[]
     AS 'MODULE_PATHNAME', 'account_node_routes'

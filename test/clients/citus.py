@@ -31,6 +31,8 @@ With CITUS_LATE_FILE, the last node of CITUS_CONNINFOS joins the cluster
 during the run (test/t/019_citus_grow.pl): its clients and its consumer
 wait until that file exists, then use it like any other node.
 
+With CITUS_STOP_FILE, the clients also stop as soon as that file exists.
+
 With CITUS_REGISTRY=1 one more thread changes the registry from every
 node in turn: it creates an identifier type, gives hot accounts an
 identifier of that type, and drops the type again (which removes those
@@ -68,6 +70,7 @@ POOL = int(os.environ.get("CITUS_POOL", "300"))
 EVENTS_OUT = os.environ.get("CITUS_EVENTS_OUT")
 DRAIN = float(os.environ.get("CITUS_DRAIN", "2"))
 LATE_FILE = os.environ.get("CITUS_LATE_FILE")
+STOP_FILE = os.environ.get("CITUS_STOP_FILE")
 REGISTRY = os.environ.get("CITUS_REGISTRY") == "1"
 
 lock = threading.Lock()
@@ -183,6 +186,12 @@ def lifecycle_op(cur, r):
     note("lifecycle calls")
 
 
+def running(deadline):
+    """Until the deadline, or until CITUS_STOP_FILE exists (the test's
+    steps under load are done)."""
+    return time.time() < deadline and not (STOP_FILE and os.path.exists(STOP_FILE))
+
+
 def wait_for_node(idx, deadline):
     """The late node (CITUS_LATE_FILE): wait until it has joined."""
     if LATE_FILE and idx == len(CONNINFOS) - 1:
@@ -200,7 +209,7 @@ def client(n, deadline):
     conn = None
     if not wait_for_node(idx, deadline):
         return
-    while time.time() < deadline:
+    while running(deadline):
         try:
             if conn is None or conn.closed:
                 conn = psycopg.connect(conninfo, autocommit=True)
@@ -259,7 +268,7 @@ def registry(deadline):
     r = random.Random(-1)
     conns = {}
     k = 0
-    while time.time() < deadline:
+    while running(deadline):
         k += 1
         idx = k % len(CONNINFOS)
         if LATE_FILE and idx == len(CONNINFOS) - 1 and not os.path.exists(LATE_FILE):
@@ -308,6 +317,10 @@ def registry(deadline):
             state = getattr(e, "sqlstate", None) or ""
             if state in LIFECYCLE_EXPECTED:
                 note("expected " + state)
+                continue
+            if RESTART_OK and (state.startswith("08") or not state):
+                note("retryable " + (state or "connection lost"))
+                conns.pop(idx, None)
                 continue
             with lock:
                 failures.append("registry: %s %s" % (state, str(e).splitlines()[0] if str(e) else e))
