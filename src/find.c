@@ -19,16 +19,21 @@
 #include "call.h"
 #include "compat.h"
 #include "node.h"
+#include "prepare.h"
 
 PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
 
-/* Loading the library: statement.c's executor hooks (KEEPING THE RELATIONS OPEN). */
+/*
+ * Loading the library: statement.c's executor hooks (KEEPING THE RELATIONS
+ * OPEN) and prepare.c's check (PREPARED TRANSACTIONS).
+ */
 void
 _PG_init(void)
 {
 	statement_init();
+	prepare_init();
 }
 
 ACCOUNT_FUNCTION(account_find_or_create);

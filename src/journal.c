@@ -76,7 +76,11 @@
  *
  * Hot standby: the replayed writers take no lock there, so the barrier
  * cannot work; events_since() refuses to run (0A000) and says to read the
- * primary.
+ * primary.  The same on a logical-replication subscriber of
+ * accounts.events: its apply worker inserts the events in the publisher's
+ * commit order, without the writers' lock, so a lower seq that committed
+ * later arrives after a reader moved past it.  events_since() refuses
+ * (0A000) while the table is part of a subscription (pg_subscription_rel).
  *
  * The journal lock is an advisory-type tag that no SQL function can take
  * (the key locks' ACCOUNT_LOCK_FIELD4 in lookup.c, with the first key
@@ -96,10 +100,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type_d.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
@@ -340,6 +347,24 @@ emit(const AccountRels *r, TupleTableSlot *slot, Tuplestorestate *store,
 	pfree(nulls);
 }
 
+/* Is relid part of a logical-replication subscription here? */
+static bool
+subscribed(Oid relid)
+{
+	Relation	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /*
  * The READER steps above: at most max committed events with seq > after,
  * in seq order, into store (rows of desc, accounts.events' row type).
@@ -373,6 +398,12 @@ journal_read(int64 after, int max, Tuplestorestate *store, TupleDesc desc)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the change journal is not installed"),
 				 errhint("Run ALTER EXTENSION account UPDATE.")));
+	if (subscribed(r->events))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("accounts.events_since() cannot run on a logical-replication subscriber of accounts.events"),
+				 errdetail("Replicated events arrive in the publisher's commit order, not in seq order, so a reader here could skip some."),
+				 errhint("Read the journal on the publisher.")));
 
 	/* 1. S was taken when the statement started, before the barrier */
 	heap = catalog_table_open(r->events, AccessShareLock);

@@ -80,6 +80,20 @@ $pub->wait_for_catchup('accounts_sub');
 is($sub->psql('postgres', q{SELECT accounts.find_account('user', 'phone', '+14155550100')}),
 	3, 'subscriber: a dropped type is unknown at once (42704)');
 
+# the journal replicated too: a reader on the subscriber could skip events
+# (the apply worker inserts them in commit order, not seq order), so
+# events_since() refuses there, as on a standby
+is($sub->safe_psql('postgres', 'SELECT count(*) >= 0 FROM accounts.events_since(0)'), 't',
+	'subscriber: its own journal is readable while accounts.events is not subscribed');
+$pub->safe_psql('postgres', 'ALTER PUBLICATION accounts_pub ADD TABLE accounts.events');
+$sub->safe_psql('postgres', 'ALTER SUBSCRIPTION accounts_sub REFRESH PUBLICATION');
+$sub->wait_for_subscription_sync($pub, 'accounts_sub');
+my ($ret, $out, $err) = $sub->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM accounts.events_since(0)");
+like($err, qr/0A000: accounts.events_since\(\) cannot run on a logical-replication subscriber of accounts.events/,
+	'subscriber of accounts.events: events_since() refuses with 0A000');
+like($err, qr/HINT:  Read the journal on the publisher/, 'and says where to read');
+ok($pub->safe_psql('postgres', 'SELECT count(*) FROM accounts.events_since(0)') > 0, 'the publisher reads its journal');
+
 $sub->stop;
 $pub->stop;
 done_testing();
