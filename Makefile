@@ -12,7 +12,7 @@ MODULE_big = account
 OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o \
        src/lifecycle.o src/journal_api.o src/table_triggers.o src/legacy.o \
        src/call.o src/lookup.o src/dist.o src/statement.o src/rowlock.o \
-       src/settle.o src/moves.o src/journal.o src/catalog.o src/types.o src/value.o \
+       src/settle.o src/moves.o src/prepare.o src/journal.o src/catalog.o src/types.o src/value.o \
        src/node.o src/rules.o src/route.o src/normalize.o src/uuidv7.o
 # The install script of the current version is built from sql/parts/,
 # one file per concern (sql/install.sql says how); the frozen 1.0 script
@@ -39,7 +39,7 @@ SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licud
 # (expected output in test/expected too); TAP tests: test/t.
 REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges lifecycle journal
 
-ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge redact_create journal_order
+ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge merge_tables redact_create journal_order
 REGRESS_OPTS = --inputdir=test
 ISOLATION_OPTS = --inputdir=test --load-extension=account
 TAP_TESTS = 1

@@ -91,11 +91,16 @@ account_check_unseen_identifiers(PG_FUNCTION_ARGS)
  * MATERIALIZED VIEW run a table owner's code.  Only roles that may create
  * triggers calling accounts.assign_account() (EXECUTE on it) take part.
  *
- * CONCURRENCY: each table is locked IN SHARE MODE until the merge commits.
- * That waits for every transaction writing the table, so the update sees
- * their rows, and makes later writers wait for the merge; their statements
- * then run with a snapshot that sees the merge, and their assign_account()
- * triggers find the surviving account.  Under REPEATABLE READ the update
+ * CONCURRENCY: each table is locked IN SHARE ROW EXCLUSIVE MODE until the
+ * merge commits.  That waits for every transaction writing the table, so
+ * the update sees their rows, and makes later writers wait for the merge;
+ * their statements then run with a snapshot that sees the merge, and their
+ * assign_account() triggers find the surviving account.  The mode
+ * conflicts with itself, so merges re-point a table one at a time: with
+ * SHARE MODE two merges of unrelated accounts could both hold the table,
+ * then each wait for the other to let its UPDATE take ROW EXCLUSIVE (a
+ * deadlock, 40P01).  The tables are taken in one order (by OID), so merges
+ * that need several never wait for each other in a circle.  Under REPEATABLE READ the update
  * scans with the latest snapshot and cross-checks against the
  * transaction's own, as PostgreSQL's ON DELETE CASCADE does: a matching row
  * committed after the transaction's snapshot raises 40001 instead of being
@@ -215,7 +220,7 @@ account_repoint_assigned(PG_FUNCTION_ARGS)
 
 		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
-		if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE MODE", relname), false, 0) != SPI_OK_UTILITY)
+		if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", relname), false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "SPI_execute failed");
 		sql = psprintf("UPDATE %s SET %s = $1 WHERE %s OPERATOR(pg_catalog.=) ANY ($2)",
 					   relname, quote_identifier(argv[3]), quote_identifier(argv[3]));
