@@ -13,7 +13,8 @@
  *     schema accounts_internal that exists already;
  *   - ALTER EXTENSION ... UPDATE (every update, from 1.0 on, up to the
  *     current version) refuses a schema of the extension that was renamed,
- *     or that holds objects which are not the extension's; otherwise it
+ *     that holds objects which are not the extension's, or a schema
+ *     accounts_internal that is not the extension's; otherwise it
  *     gives both schemas to the extension's owner and revokes CREATE on
  *     them from every other role.  Versions before 1.6 let another role own
  *     accounts, and such a role could later have renamed it and created
@@ -58,17 +59,18 @@ BEGIN
         -- that accounts.distribute() made, and Citus's shards of them,
         -- belong to the superuser who ran it)
         SELECT pg_catalog.string_agg(o.descr, ', ') INTO strangers FROM (
-            SELECT pg_catalog.format('%s %s', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' ELSE 'table' END,
-                                     c.oid::pg_catalog.regclass) AS descr, c.oid AS objid,
+            SELECT pg_catalog.format('%s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' ELSE 'table' END,
+                                     schema_name, c.relname) AS descr, c.oid AS objid,
                    'pg_catalog.pg_class'::pg_catalog.regclass AS classid, c.relowner AS owner
               FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) schema_oid
                 AND c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['i', 'I', 't', 'c']::"char"[])
             UNION ALL
-            SELECT pg_catalog.format('function %s', p.oid::pg_catalog.regprocedure), p.oid,
+            SELECT pg_catalog.format('function %I.%I(%s)', schema_name, p.proname,
+                                     pg_catalog.pg_get_function_identity_arguments(p.oid)), p.oid,
                    'pg_catalog.pg_proc'::pg_catalog.regclass, p.proowner
               FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) schema_oid
             UNION ALL
-            SELECT pg_catalog.format('type %s', t.oid::pg_catalog.regtype), t.oid,
+            SELECT pg_catalog.format('type %I.%I', schema_name, t.typname), t.oid,
                    'pg_catalog.pg_type'::pg_catalog.regclass, t.typowner
               FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) schema_oid
                AND t.typrelid OPERATOR(pg_catalog.=) 0 AND t.typelem OPERATOR(pg_catalog.=) 0
@@ -113,7 +115,19 @@ BEGIN
             END IF;
             CONTINUE;
         END IF;
-        -- ALTER EXTENSION ... UPDATE
+        -- ALTER EXTENSION ... UPDATE (a WARNING says what changed: an
+        -- extension script shows nothing below WARNING)
+        IF schema_name OPERATOR(pg_catalog.=) 'accounts_internal'
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d, pg_catalog.pg_extension e
+                            WHERE e.extname OPERATOR(pg_catalog.=) 'account'
+                              AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                              AND d.objid OPERATOR(pg_catalog.=) schema_oid
+                              AND d.refobjid OPERATOR(pg_catalog.=) e.oid AND d.deptype OPERATOR(pg_catalog.=) 'e') THEN
+            RAISE EXCEPTION 'schema "accounts_internal" exists already and is not the extension''s'
+                USING ERRCODE = 'duplicate_schema',
+                      DETAIL = pg_catalog.format('It is owned by role %s; the update creates it for the extension''s internal functions.', schema_owner::pg_catalog.regrole),
+                      HINT = 'Drop it (or rename it) and run ALTER EXTENSION account UPDATE again.';
+        END IF;
         IF strangers IS NOT NULL THEN
             RAISE EXCEPTION 'schema "%" holds objects that are not the extension''s', schema_name
                 USING ERRCODE = 'insufficient_privilege',
@@ -122,12 +136,12 @@ BEGIN
         END IF;
         IF schema_owner OPERATOR(pg_catalog.<>) ext_owner THEN
             EXECUTE pg_catalog.format('ALTER SCHEMA %I OWNER TO %s', schema_name, ext_owner::pg_catalog.regrole::text);
-            RAISE NOTICE 'schema "%" was owned by role %; it belongs to the extension''s owner % now',
+            RAISE WARNING 'schema "%" was owned by role %; it belongs to the extension''s owner % now',
                 schema_name, schema_owner::pg_catalog.regrole, ext_owner::pg_catalog.regrole;
         END IF;
         IF creators IS NOT NULL THEN
             EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA %I FROM %s', schema_name, creators);
-            RAISE NOTICE 'CREATE on schema "%" revoked from %', schema_name, creators;
+            RAISE WARNING 'CREATE on schema "%" revoked from %', schema_name, creators;
         END IF;
     END LOOP;
 END

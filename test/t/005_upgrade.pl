@@ -1,6 +1,9 @@
-# Upgrades: installing 1.0 and running ALTER EXTENSION account UPDATE gives
-# exactly what a fresh install of the current version gives, compared
-# through the catalogs.
+# Upgrades: installing any earlier version (1.0 to the one before the
+# current) and running ALTER EXTENSION account UPDATE gives exactly what a
+# fresh install of the current version gives, compared through the
+# catalogs of both of the extension's schemas (functions, tables, columns
+# with their statistics targets, storage options, indexes, triggers,
+# schema owners and privileges).
 use strict;
 use warnings;
 
@@ -55,33 +58,38 @@ my $catalog_sql = q{
 	  SELECT 'function ' || p.oid::regprocedure || ' ' || pg_get_functiondef(p.oid)
 	         || ' acl ' || coalesce(p.proacl::text, 'default')
 	         || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '')
-	    FROM pg_proc p WHERE p.pronamespace = 'accounts'::regnamespace AND p.prokind <> 'a'
+	    FROM pg_proc p WHERE p.pronamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace) AND p.prokind <> 'a'
 	  UNION ALL
 	  SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
 	         || ' notnull ' || a.attnotnull || ' collation ' || coalesce(co.collname, '-')
 	         || ' default ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+	         || ' statistics ' || coalesce(a.attstattarget::text, '-')
 	    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 	    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 	    LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
-	   WHERE c.relnamespace = 'accounts'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+	   WHERE c.relnamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace) AND a.attnum > 0 AND NOT a.attisdropped
+	  UNION ALL
+	  SELECT 'schema ' || n.nspname || ' owner ' || n.nspowner::regrole || ' acl ' || coalesce(n.nspacl::text, 'default')
+	    FROM pg_namespace n WHERE n.nspname IN ('accounts', 'accounts_internal')
 	  UNION ALL
 	  SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' acl ' || coalesce(c.relacl::text, 'default')
+	         || ' options ' || coalesce(array_to_string(c.reloptions, ','), '-')
 	         || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '')
-	    FROM pg_class c WHERE c.relnamespace = 'accounts'::regnamespace
+	    FROM pg_class c WHERE c.relnamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace)
 	  UNION ALL
 	  SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
-	    FROM pg_constraint WHERE connamespace = 'accounts'::regnamespace
+	    FROM pg_constraint WHERE connamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace)
 	  UNION ALL
 	  SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index
-	   WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'accounts'::regnamespace)
+	   WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace))
 	  UNION ALL
 	  SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t
-	   WHERE t.tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'accounts'::regnamespace)
+	   WHERE t.tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace))
 	     AND NOT t.tgisinternal  -- foreign-key triggers: named by OID, covered by the constraints
 	  UNION ALL
 	  SELECT 'trigger state ' || t.tgrelid::regclass || ' internal ' || t.tgisinternal || ' enabled ' || t.tgenabled::text
 	         || ' x' || count(*) FROM pg_trigger t
-	   WHERE t.tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'accounts'::regnamespace)
+	   WHERE t.tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace IN ('accounts'::regnamespace, 'accounts_internal'::regnamespace))
 	   GROUP BY t.tgrelid, t.tgisinternal, t.tgenabled
 	  UNION ALL
 	  SELECT 'event trigger ' || e.evtname || ' ' || e.evtevent || ' ' || e.evtenabled::text || ' ' || e.evtfoid::regproc
@@ -102,6 +110,21 @@ is($node->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extn
 	$node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
 	'same version after the update');
 is($upgraded, $fresh, '1.0 + ALTER EXTENSION UPDATE matches a fresh install');
+
+# every other start of the update chain
+my $current = $node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'account'});
+my @starts = grep { $_ ne '1.0' && $_ ne $current } split /\n/, $node->safe_psql('fresh',
+	q{SELECT version FROM pg_available_extension_versions WHERE name = 'account' ORDER BY string_to_array(version, '.')::int[]});
+ok(scalar(@starts) >= 5, 'the other versions to update from: ' . join(' ', @starts));
+for my $v (@starts)
+{
+	(my $db = "from_$v") =~ s/\./_/g;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, qq{CREATE EXTENSION account VERSION '$v';
+		SELECT accounts.find_or_create_account('user', 'reference_id', 'made-by-$v');
+		ALTER EXTENSION account UPDATE});
+	is($node->safe_psql($db, $catalog_sql), $fresh, "$v + ALTER EXTENSION UPDATE matches a fresh install");
+}
 
 # and the updated extension works
 is( $node->safe_psql(
