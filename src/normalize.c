@@ -4,10 +4,14 @@
  * Rules, for every kind:
  *   1. PRECIS-style preparation (RFC 8264 width mapping, as identity
  *      systems apply it): full-width and half-width forms become their
- *      ordinary counterparts ("ＡＢＣ１２３" is "ABC123"), and the invisible
- *      format characters that only ever hide in copied identifiers are
- *      dropped: ZERO WIDTH SPACE, ZWNJ, ZWJ (U+200B..U+200D), WORD JOINER
- *      (U+2060) and the BOM / ZERO WIDTH NO-BREAK SPACE (U+FEFF);
+ *      ordinary counterparts ("ＡＢＣ１２３" is "ABC123"), and every
+ *      Default_Ignorable_Code_Point is dropped: the code points that
+ *      render as nothing and only ever hide in copied identifiers (ZERO
+ *      WIDTH SPACE, ZWNJ, ZWJ, WORD JOINER, the BOM, SOFT HYPHEN U+00AD,
+ *      the invisible operators U+2061..U+2064, bidi controls, variation
+ *      selectors U+FE00..U+FE0F and U+E0100.., tags U+E0000..), so
+ *      "ad<U+00AD>min" is "admin" (1.7; 1.6 dropped only U+200B..U+200D,
+ *      U+2060 and U+FEFF);
  *   2. Unicode NFC, so composed and decomposed forms are one identifier;
  *   3. leading and trailing White_Space code points removed (tabs,
  *      newlines, NBSP, ideographic space ...);
@@ -19,8 +23,10 @@
  *          stable: normalizing a normalized value gives it back.
  *   email  folded like text; exactly one '@' with a non-empty local part and
  *          domain, and no white space inside.
- *   phone  spaces, dashes, dots and parentheses dropped, a leading '+' kept,
- *          then 7 to 15 ASCII digits (E.164).
+ *   phone  separators dropped (any White_Space code point, NO-BREAK SPACE
+ *          and the other spaces included, any Dash code point, '.', '(' and
+ *          ')'), a leading '+' kept, then 7 to 15 ASCII digits (E.164;
+ *          full-width digits are ASCII after rule 1).
  *
  * Pure-ASCII input, by far the common case, never touches ICU: NFC and
  * the width mapping are the identity on ASCII and default case folding is
@@ -141,11 +147,11 @@ fold_fn(const void *arg, const UChar *src, int32_t len, UChar *dst,
 	return u_strFoldCase(dst, cap, src, len, U_FOLD_CASE_DEFAULT, status);
 }
 
-/* Invisible format characters dropped from identifiers (rule 1). */
+/* Code points dropped from identifiers (rule 1). */
 static inline bool
 dropped_code_point(UChar32 c)
 {
-	return (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF;
+	return u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
 }
 
 /*
@@ -466,18 +472,23 @@ normalize_phone(const char *s, size_t len, char **out, size_t *outlen,
 		*why = "out of memory";
 		return NORM_ICU_ERROR;
 	}
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len;)
 	{
-		char		c = s[i];
+		UChar32		c;
+		int32_t		at = (int32_t) i;
 
+		/* the input is valid UTF-8: normalize_text() produced it */
+		U8_NEXT((const uint8_t *) s, at, (int32_t) len, c);
+		i = (size_t) at;
 		if (c >= '0' && c <= '9')
 		{
-			dst[n++] = c;
+			dst[n++] = (char) c;
 			digits++;
 		}
 		else if (c == '+' && n == 0)
-			dst[n++] = c;
-		else if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')')
+			dst[n++] = '+';
+		else if (c == '.' || c == '(' || c == ')' ||
+				 u_hasBinaryProperty(c, UCHAR_WHITE_SPACE) || u_hasBinaryProperty(c, UCHAR_DASH))
 			continue;
 		else
 		{

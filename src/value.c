@@ -90,7 +90,7 @@ value_normalize(const char *account_type, const char *id_type,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s value \"%s\" is empty", id_type, value_clip(value)),
-					 errdetail("Identifier values are trimmed of leading and trailing white space; nothing is left."),
+					 errdetail("Identifier values are trimmed of white space, and invisible characters (default-ignorable code points) are dropped; nothing is left."),
 					 errhint("Pass a non-empty identifier value.")));
 			break;
 		case NORM_BAD_ENCODING:

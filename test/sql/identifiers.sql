@@ -82,3 +82,17 @@ SELECT accounts.drop_account_type('temporary');
 SELECT count(*) AS gone FROM accounts.identifier_types WHERE account_type = 'temporary';
 -- a dropped type is unknown at once (the registry cache follows)
 SELECT * FROM try($$SELECT accounts.find_or_create_account('customer', 'external_id', 'x')$$);
+
+-- default-ignorable code points are dropped (1.7): a soft hyphen, an
+-- invisible separator, a variation selector hide nothing
+SELECT accounts.normalize_identifier('customer', 'reference_id', E'ad\u00ADmin') AS soft_hyphen_dropped;
+SELECT (SELECT account_id FROM accounts.find_or_create_account('customer', 'reference_id', E'ad\u00ADmin'))
+     = (SELECT account_id FROM accounts.find_or_create_account('customer', 'reference_id', 'admin')) AS one_account;
+SELECT * FROM try($$SELECT accounts.find_or_create_account('customer', 'reference_id', E'\u00AD\u2063\uFE0F')$$);
+SELECT count(*) AS nothing_written FROM accounts.identifiers WHERE value LIKE E'%\u00AD%' OR value = '';
+-- phone numbers: every space and dash separates groups, NO-BREAK SPACE included
+SELECT accounts.normalize_identifier('customer', 'phone', E'+33\u00A01\u00A023\u00A045\u00A067\u00A089') AS nbsp_phone;
+SELECT accounts.normalize_identifier('customer', 'phone', E'415\u2011555\u20130100') AS dashes_phone;
+-- the length limit is on the normalized value; a raw value over 1 MiB is refused before normalizing
+SELECT length(accounts.normalize_identifier('customer', 'reference_id', repeat(E'\u00AD', 1000) || 'x')) AS padding_ignored;
+SELECT code, message ~ 'is too long' AS too_long, detail FROM try($$SELECT accounts.normalize_identifier('customer', 'reference_id', repeat(' ', 1048577) || 'x')$$);

@@ -134,6 +134,23 @@ is($node->safe_psql('upgraded', q{SELECT string_agg(kind || ' ' || (detail -> 'i
                                    FROM accounts.events_since(0)}),
 	'account.created after-update', 'the journal starts with the update: it has the new account only');
 
+# values stored by 1.6 that 1.7 normalizes differently (a soft hyphen, an
+# NBSP-separated phone number; written directly, as 1.6 would have kept
+# them) are counted by the update, which changes nothing
+$node->safe_psql('postgres', 'CREATE DATABASE renorm');
+$node->safe_psql('renorm', q{CREATE EXTENSION account VERSION '1.6';
+	SELECT accounts.create_identifier_type('user', 'phone', kind => 'phone');
+	SELECT accounts.find_or_create_account('user', 'reference_id', 'holder');
+	INSERT INTO accounts.identifiers (account_type, id_type, value, account_id)
+	SELECT 'user', t, v, accounts.find_account('user', 'reference_id', 'holder')
+	  FROM (VALUES ('reference_id', E'ad\u00ADmin'), ('phone', E'+33\u00A0123456789')) x(t, v)});
+my ($uret, $uout, $uerr) = $node->psql('renorm', 'ALTER EXTENSION account UPDATE');
+is($uret, 0, 'the update goes through with values that normalize differently');
+like($uerr, qr/WARNING:  2 identifier values stored by an earlier version normalize differently in 1.7/,
+	'and warns about both, with a hint to list them');
+is($node->safe_psql('renorm', q{SELECT count(*) FROM accounts.identifiers WHERE value IN (E'ad\u00ADmin', E'+33\u00A0123456789')}), '2',
+	'they are left as they were');
+
 # the 1.4 library on a 1.3 schema (before ALTER EXTENSION UPDATE): no
 # journal there, and everything works as in 1.3
 $node->safe_psql('postgres', 'CREATE DATABASE v13');

@@ -123,6 +123,26 @@ main(void)
 	check(IDENT_KIND_EMAIL, false, "\xEF\xBC\xA1lice@Example.com\xE2\x80\x8B", NORM_OK, "alice@example.com");
 	check(IDENT_KIND_PHONE, false, "\xEF\xBC\x8B\xEF\xBC\x91 415 555 0100", NORM_OK, "+14155550100");	/* ＋１ */
 
+	/* every Default_Ignorable_Code_Point is dropped (1.7, issue #24) */
+	check(IDENT_KIND_TEXT, false, "ad\xC2\xAD" "min", NORM_OK, "admin");	/* SOFT HYPHEN */
+	check(IDENT_KIND_TEXT, false, "\xC2\xAD", NORM_EMPTY, NULL);	/* only a soft hyphen */
+	check(IDENT_KIND_TEXT, false, "\xE2\x81\xA3", NORM_EMPTY, NULL);	/* U+2063 INVISIBLE SEPARATOR */
+	check(IDENT_KIND_TEXT, false, "\xEF\xB8\x8F", NORM_EMPTY, NULL);	/* U+FE0F VARIATION SELECTOR-16 */
+	check(IDENT_KIND_TEXT, false, " \xC2\xAD\xE2\x81\xA3\xEF\xB8\x8F ", NORM_EMPTY, NULL);
+	check(IDENT_KIND_TEXT, false, "a\xE2\x80\x8E" "b\xE2\x80\xAE" "c", NORM_OK, "abc");	/* LRM, RLO */
+	check(IDENT_KIND_TEXT, false, "x\xF3\xA0\x80\x81" "y", NORM_OK, "xy");	/* U+E0001 LANGUAGE TAG */
+	check(IDENT_KIND_TEXT, false, "\xE2\x9D\xA4\xEF\xB8\x8F", NORM_OK, "\xE2\x9D\xA4");	/* heart + VS16 */
+	check(IDENT_KIND_EMAIL, false, "al\xC2\xAD" "ice@example.com", NORM_OK, "alice@example.com");
+	check(IDENT_KIND_TEXT, true, "Ad\xC2\xAD" "Min", NORM_OK, "AdMin");	/* case-sensitive too */
+
+	/* phone separators: every space and dash (1.7, issue #24) */
+	check(IDENT_KIND_PHONE, false, "+33\xC2\xA0" "1\xC2\xA0" "23\xC2\xA0" "45\xC2\xA0" "67\xC2\xA0" "89", NORM_OK, "+33123456789");	/* NBSP */
+	check(IDENT_KIND_PHONE, false, "+33\xE2\x80\xAF" "1\xE2\x80\xAF" "23456789", NORM_OK, "+33123456789");	/* NARROW NBSP */
+	check(IDENT_KIND_PHONE, false, "415\xE2\x80\x91" "555\xE2\x80\x93" "0100", NORM_OK, "4155550100");	/* NB hyphen, en dash */
+	check(IDENT_KIND_PHONE, false, "415\xE3\x80\x80" "555\tx0100", NORM_BAD_FORMAT, NULL);	/* a letter stays refused */
+	check(IDENT_KIND_PHONE, false, "\xEF\xBC\x94\xEF\xBC\x91\xEF\xBC\x95 555 0100", NORM_OK, "4155550100");	/* full-width digits */
+	check(IDENT_KIND_PHONE, false, "415\xC2\xAD" "5550100", NORM_OK, "4155550100");	/* soft hyphen: dropped by rule 1 */
+
 	/* U+1F80..U+1FAF: NFD grows fourfold; buffers come from ICU's preflight */
 	{
 		char		greek[36 * 3 * 8 + 1];
