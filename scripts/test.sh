@@ -1,29 +1,50 @@
 #!/usr/bin/env bash
-# scripts/test.sh: every test, against a throwaway cluster.
+# scripts/test.sh: every gating test, against throwaway clusters.
 #
 # Installs what is missing (apt), builds warning-free with -Werror, installs
 # the extension, starts a private cluster, and runs `make installcheck`
 # (pg_regress, pg_isolation_regress, TAP) as an unprivileged user, then the
-# normalizer unit tests, a short libFuzzer run and the benchmark smoke run.
-# Prints regression.diffs on failure; exits non-zero if anything failed.
+# PGXN metadata check, the normalizer unit tests, a short libFuzzer run and
+# the benchmark's smoke run.  Long load tests run in their short mode.
+# Prints the diffs and logs of what failed, and a closing line that counts
+# tests: "N passed, M failed, K skipped" over pg_regress tests, isolation
+# specs, TAP assertions and unit tests, with the skips named.  Exits
+# non-zero if anything failed.  About 4 minutes on 2 cores.
 #
 #   ./scripts/test.sh                 the host's PostgreSQL 15 (or PG_CONFIG=...)
-#   ./scripts/test.sh --all-versions  every supported major (scripts/matrix.sh)
+#   ./scripts/test.sh --full          also valgrind over pg_regress, the load
+#                                     tests at full length and the full
+#                                     benchmark (about 25 minutes more)
+#   ./scripts/test.sh --all-versions  every supported major (scripts/matrix.sh;
+#                                     with --full, full length there too)
 #   ./scripts/test.sh --core          only the build and the three PGXS suites
 #                                     (what the matrix runs on each major)
-if [ "${1:-}" = --all-versions ]; then
-    exec "$(dirname "$0")/matrix.sh"
-fi
+FULL=""
 CORE=""
-[ "${1:-}" = --core ] && CORE=1
+ALL=""
+for arg in "$@"; do
+    case $arg in
+        --full) FULL=1 ;;
+        --core) CORE=1 ;;
+        --all-versions) ALL=1 ;;
+        *) echo "usage: $0 [--full] [--core] [--all-versions]" >&2; exit 2 ;;
+    esac
+done
+if [ -n "$ALL" ]; then
+    ACCOUNT_FULL=$FULL exec "$(dirname "$0")/matrix.sh"
+fi
+[ -n "$FULL" ] && export ACCOUNT_FULL=1
 . "$(dirname "$0")/lib.sh"
+started=$(date +%s)
 
 TAP_PACKAGES=(libipc-run-perl pgbouncer python3-psycopg libpq-dev)
 [ -n "$PG_FROM_DEBIAN" ] && TAP_PACKAGES+=(postgresql-client-$PG_MAJOR)
 if [ -n "$CORE" ]; then
     ensure_packages "${BASE_PACKAGES[@]}" "${TAP_PACKAGES[@]}"
 else
-    ensure_packages "${BASE_PACKAGES[@]}" "${TAP_PACKAGES[@]}" clang libclang-rt-14-dev valgrind
+    EXTRA=(clang libclang-rt-14-dev python3-django python3-sqlalchemy python3-psycopg2 ruby-activerecord ruby-pg)
+    [ -n "$FULL" ] && EXTRA+=(valgrind)
+    ensure_packages "${BASE_PACKAGES[@]}" "${TAP_PACKAGES[@]}" "${EXTRA[@]}"
 fi
 
 # ACCOUNT_STATUS=FILE: each step's result is appended as "step ok|FAILED"
@@ -44,21 +65,65 @@ mkdir -p "$SRC"
 (cd "$ROOT" && tar --exclude=.git -cf - .) | (cd "$SRC" && tar -xf -)
 [ "$(id -u)" = 0 ] && chown -R "$PGUSER_OS" "$SRC"
 
-failed=()
-passed=0
+failed_steps=()
+n_pass=0
+n_fail=0
+n_skip=0
+skips=()
 
-# run_step KEY NAME CMD...: KEY names the step in the status file.
+# count KIND LOG: add a step's tests to the totals.
+count() {
+    local kind=$1 log=$2 p=0 f=0 s=0
+    case $kind in
+        pgxs)
+            # pg_regress: "test x ... ok" (15) or "ok 1 - x" (16 and later)
+            p=$(grep -cE '^(test |     )?[a-z_0-9]+ +\.\.\. ok|^ok [0-9]+ +[-+] ' "$log" || true)
+            f=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ +[-+] ' "$log" || true)
+            ;;
+        tap)
+            # prove's summary: Tests=N, the failed subtests, the skipped files
+            local total
+            total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n 1)
+            f=$({ grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" || true; } | awk -F'[ /]' '{s += $2} END {print s + 0}')
+            p=$(( ${total:-0} - f ))
+            while IFS= read -r line; do
+                skips+=("$line")
+                s=$((s + 1))
+            done < <(sed -n 's/^\[[0-9:]*\] \(test\/t\/[^ ]*\) \.* skipped: \(.*\)/\1 (\2)/p' "$log")
+            ;;
+        unit)
+            read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log" | tail -n 1) || true
+            ;;
+        one)
+            ;;
+    esac
+    n_pass=$((n_pass + ${p:-0}))
+    n_fail=$((n_fail + ${f:-0}))
+    n_skip=$((n_skip + ${s:-0}))
+}
+
+# run_step KEY KIND NAME CMD...: KEY names the step in the status file;
+# KIND says how to count its tests (pgxs, tap, unit, one).
 run_step() {
-    local key=$1 name=$2; shift 2
+    local key=$1 kind=$2 name=$3 log="$WORK/step-$1.log" t0=$SECONDS
+    shift 3
     log "$name"
-    if "$@"; then
-        echo "ok: $name"
-        passed=$((passed + 1))
+    if "$@" >"$log" 2>&1; then
+        tail -n 3 "$log"
+        echo "ok: $name ($((SECONDS - t0)) s)"
         status "$key" ok
+        [ "$kind" = one ] && n_pass=$((n_pass + 1))
+        count "$kind" "$log"
     else
-        echo "FAILED: $name"
-        failed+=("$name")
+        cat "$log"
+        echo "FAILED: $name ($((SECONDS - t0)) s)"
+        failed_steps+=("$name")
         status "$key" FAILED
+        local before=$n_fail
+        [ "$kind" = one ] || count "$kind" "$log"
+        # a step that failed without a failed test in its output (a build,
+        # a crash before the first test) counts as one failure
+        [ "$n_fail" -gt "$before" ] || n_fail=$((n_fail + 1))
     fi
 }
 
@@ -70,7 +135,8 @@ installcheck() {
         isolation) vars=(REGRESS= TAP_TESTS=) ;;
         tap) vars=(REGRESS= ISOLATION=) ;;
     esac
-    if as_pg make -C "$SRC" -s installcheck PG_CONFIG="$PG_CONFIG" "${vars[@]}" PROVE_FLAGS="--timer"; then
+    if as_pg make -C "$SRC" -s installcheck PG_CONFIG="$PG_CONFIG" "${vars[@]}" \
+        PROVE_FLAGS="--timer ${ACCOUNT_PROVE_JOBS:+-j$ACCOUNT_PROVE_JOBS}"; then
         return 0
     fi
     for f in "$SRC/regression.diffs" "$SRC/output_iso/regression.diffs"; do
@@ -81,36 +147,54 @@ installcheck() {
     done
     if [ "$1" = tap ]; then
         for f in "$SRC"/tmp_check/log/regress_log_*; do
-            [ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -n 60 "$f"; }
+            grep -q "not ok" "$f" 2>/dev/null || continue
+            echo "---- $f (failures and the last 40 lines)"
+            grep -n -A6 "not ok" "$f" | head -n 80
+            tail -n 40 "$f"
         done
     fi
     return 1
 }
 
-run_step regress "pg_regress suite (test/sql/, test/expected/)" installcheck regress
-run_step isolation "isolation specs (test/specs/)" installcheck isolation
-run_step tap "TAP tests (test/t/)" installcheck tap
-# BENCH_QUICK=1: the hit and miss benchmark too (scripts/matrix.sh, on
-# every major); BENCH_ROW=FILE collects its table row.
+# the TAP tests run two at a time where two cores allow (each has its own
+# clusters); ACCOUNT_PROVE_JOBS=1 runs them one by one
+if [ -z "${ACCOUNT_PROVE_JOBS+set}" ]; then
+    ACCOUNT_PROVE_JOBS=$([ "$(nproc)" -ge 2 ] && echo 2 || echo 1)
+fi
+
+run_step regress pgxs "pg_regress suite (test/sql/, test/expected/)" installcheck regress
+run_step isolation pgxs "isolation specs (test/specs/)" installcheck isolation
+run_step tap tap "TAP tests (test/t/)" installcheck tap
+# BENCH_QUICK=1: the hit and miss benchmark too (scripts/matrix.sh --full);
+# BENCH_ROW=FILE collects its table row.
 if [ -n "${BENCH_QUICK:-}" ]; then
-    run_step bench "benchmark: hit and miss paths" as_pg env BENCH_QUICK=1 \
+    run_step bench one "benchmark: hit and miss paths" as_pg env BENCH_QUICK=1 \
         BENCH_ROW="${BENCH_ROW:-}" ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
-    # where Citus is installed (the 17 root of scripts/matrix.sh): through
-    # a coordinator against the Citus floor
+    # where Citus is installed: through a coordinator and a worker against
+    # the Citus floor
     if [ -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
-        run_step citus_bench "benchmark: find-or-create through a Citus coordinator" as_pg env \
+        run_step citus_bench one "benchmark: find-or-create on Citus" as_pg env \
             CITUS_BENCH_ROW="${CITUS_BENCH_ROW:-}" ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/citus.sh"
     fi
 fi
 if [ -z "$CORE" ]; then
-    run_step meta "PGXN META.json (spec 1.0.0, versions agree)" python3 "$SRC/test/meta/validate.py"
-    run_step unit "normalizer unit tests" as_pg "$SRC/test/unit/run.sh"
-    run_step fuzz "normalizer fuzzing (smoke)" as_pg "$SRC/test/fuzz/run.sh" 10
-    run_step valgrind "pg_regress suite under valgrind memcheck" as_pg env PG_BIN="$PG_BIN" "$SRC/test/valgrind/run.sh"
-    run_step bench "benchmark (smoke mode)" as_pg env BENCH_SMOKE=1 ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
+    run_step meta one "PGXN META.json (spec 1.0.0, versions agree)" python3 "$SRC/test/meta/validate.py"
+    run_step unit unit "normalizer unit tests" as_pg "$SRC/test/unit/run.sh"
+    run_step fuzz one "normalizer fuzzing (smoke)" as_pg "$SRC/test/fuzz/run.sh" 10
+    run_step orm unit "ORM examples (examples/, many processes each)" as_pg env PG_BIN="$PG_BIN" \
+        "$SRC/examples/test.sh"
+    if [ -n "$FULL" ]; then
+        run_step valgrind one "pg_regress suite under valgrind memcheck" as_pg env PG_BIN="$PG_BIN" "$SRC/test/valgrind/run.sh"
+        run_step bench one "benchmark (full)" as_pg env ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
+    else
+        run_step bench one "benchmark (smoke run: proves it runs; its numbers mean nothing)" as_pg env BENCH_SMOKE=1 \
+            ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
+    fi
 fi
 
 echo
-for f in "${failed[@]}"; do echo "failed: $f"; done
-echo "$passed passed, ${#failed[@]} failed"
-[ ${#failed[@]} -eq 0 ]
+for f in "${failed_steps[@]}"; do echo "failed: $f"; done
+for s in "${skips[@]}"; do echo "skipped: $s"; done
+echo "PostgreSQL $PG_MAJOR, $(( $(date +%s) - started )) s${FULL:+ (--full)}:" \
+    "$n_pass passed, $n_fail failed, $n_skip skipped"
+[ ${#failed_steps[@]} -eq 0 ]

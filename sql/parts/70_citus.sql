@@ -329,12 +329,13 @@ CREATE OR REPLACE FUNCTION accounts_internal.dist_finish_update() RETURNS boolea
 DECLARE
     done boolean := false;
 BEGIN
-    -- 1.5 -> 1.6: the change journal
+    -- 1.5 -> 1.6: the change journal (with 1.7's tables)
     IF pg_catalog.to_regclass('accounts.dist_events') IS NULL THEN
         PERFORM accounts_internal.dist_journal_setup();
-        RETURN true;
+        done := true;
     END IF;
     -- 1.6 -> 1.7: redaction across accounts, online shard moves, erasure
+    -- (in the same call after 1.5's step)
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                     WHERE a.attrelid OPERATOR(pg_catalog.=) 'accounts.dist_event_redactions'::pg_catalog.regclass
                       AND a.attname OPERATOR(pg_catalog.=) 'erased' AND NOT a.attisdropped) THEN
@@ -342,6 +343,11 @@ BEGIN
                                                    ADD COLUMN erased accounts.identifier[];
         ALTER TABLE accounts.dist_event_redactions REPLICA IDENTITY FULL;
         ALTER TABLE accounts.dist_events REPLICA IDENTITY FULL;
+        done := true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                    WHERE c.oid OPERATOR(pg_catalog.=) 'accounts.dist_identifiers'::pg_catalog.regclass
+                      AND 'vacuum_index_cleanup=on' OPERATOR(pg_catalog.=) ANY (c.reloptions)) THEN
         ALTER TABLE accounts.dist_identifiers ALTER COLUMN value SET STATISTICS 0;
         ALTER TABLE accounts.dist_identifiers SET (vacuum_index_cleanup = on);
         done := true;

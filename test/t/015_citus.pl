@@ -385,7 +385,7 @@ for my $node (@nodes)
 
 my $client = dirname(__FILE__) . '/../clients/citus.py';
 my $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
-my $seconds = $ENV{CITUS_SECONDS} // 30;
+my $seconds = $ENV{CITUS_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 8);
 
 # 4. 16 clients over three nodes
 my $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_hot.txt";
@@ -405,7 +405,7 @@ journal_audit('hot run', $nj);
 $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_restart.txt";
 my $h = IPC::Run::start([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'rst';
-				  $ENV{CITUS_SECONDS} = 20; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1;
+				  $ENV{CITUS_SECONDS} = $ENV{ACCOUNT_FULL} ? 20 : 12; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1;
 				  $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
 sleep 6;
 $workers[1]->stop('immediate');
@@ -471,6 +471,13 @@ is(join(' ', map { $_->safe_psql('upgraded', 'SELECT count(*) FROM accounts.even
 like($err, qr/55000: the change journal is not distributed on this cluster yet/, 'set_journal before it: 55000');
 ($ret, $out, $err) = $coord->psql('upgraded', 'SELECT accounts.distribute()');
 like($err, qr/the update of the distributed tables is finished/, 'distribute() again finishes the update');
+is($coord->safe_psql('upgraded', q{SELECT (SELECT 'vacuum_index_cleanup=on' = ANY (reloptions) FROM pg_class WHERE oid = 'accounts.dist_identifiers'::regclass)
+	|| ' ' || (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'accounts.dist_identifiers'::regclass AND attname = 'value')
+	|| ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts.dist_event_redactions'::regclass AND attname IN ('holders', 'erased'))
+	|| ' ' || (SELECT string_agg(relreplident::text, '' ORDER BY relname) FROM pg_class WHERE oid IN ('accounts.dist_events'::regclass, 'accounts.dist_event_redactions'::regclass))}),
+	'true 0 2 ff', 'in one call, from 1.5 to 1.7: erasure settings, the redaction columns, replica identities for shard moves');
+($ret, $out, $err) = $coord->psql('upgraded', 'SELECT accounts.distribute()');
+like($err, qr/the accounts are distributed already/, 'a third call has nothing left to do');
 my $after = $workers[1]->safe_psql('upgraded', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'after_update')});
 is(join(' ', map { $_->safe_psql('upgraded', qq{SELECT count(*) FROM accounts.events_since(0) WHERE account_id = '$after' AND kind = 'account.created'}) } @nodes),
 	join(' ', map { $_ == account_node($after, 'upgraded') ? 1 : 0 } @nodes), 'then a create writes its event on the node of its account');
