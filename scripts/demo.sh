@@ -21,13 +21,9 @@ SELECT * FROM accounts.find_or_create_account('user', ROW('reference_id', 'Usr_1
 \echo '-- find_account never writes'
 SELECT accounts.find_account('user', 'reference_id', 'usr_1001') IS NOT NULL AS found,
        accounts.find_account('user', 'reference_id', 'nobody') AS nobody;
-\echo '-- bad input is a clear error with a SQLSTATE, and writes nothing'
-\set VERBOSITY verbose
-\set ON_ERROR_STOP 0
-SELECT * FROM accounts.find_or_create_account('user', 'reference_id', '   ');
-SELECT * FROM accounts.find_or_create_account('merchant', 'reference_id', 'm1');
-\set ON_ERROR_STOP 1
-\set VERBOSITY default
+\echo '-- bad input is an error with a SQLSTATE and writes nothing; the try_ form returns it as a row'
+SELECT error_code, error_message FROM accounts.try_find_or_create_account('user', 'reference_id', '   ');
+SELECT error_code, error_message FROM accounts.try_find_or_create_account('merchant', 'reference_id', 'm1');
 SQL
 
 log "40 concurrent clients ask for the same 5 new reference ids at once"
@@ -46,7 +42,8 @@ SQL
 log "Two accounts for one person, merged; then one redacted"
 psql_pg -q <<'SQL'
 \pset footer off
-SELECT accounts.create_identifier_type('user', 'email', 'email');
+SELECT accounts.create_identifier_type('user', 'email', 'email') \g /dev/null
+\echo '-- two accounts, each with a reference id and an email'
 CREATE TEMP TABLE pair AS
 SELECT (accounts.find_or_create_account('user', ARRAY[('reference_id', 'usr_2001'), ('email', 'ann@example.com')]::accounts.identifier[])).account_id AS a,
        (accounts.find_or_create_account('user', ARRAY[('reference_id', 'usr_2002'), ('email', 'ann.b@example.com')]::accounts.identifier[])).account_id AS b;
@@ -54,6 +51,7 @@ SELECT (accounts.find_or_create_account('user', ARRAY[('reference_id', 'usr_2001
 SELECT accounts.merge_accounts(a, ARRAY[b]) AS identifiers_moved FROM pair;
 SELECT accounts.resolve_account(b) = a AS b_resolves_to_a FROM pair;
 SELECT status, identifiers FROM pair, accounts.get_account(a);
+\echo '-- find-or-create with b''s reference id finds a'
 SELECT (f).account_id = a AS found_on_a, (f).created
   FROM pair, (SELECT accounts.find_or_create_account('user', 'reference_id', 'USR_2002') AS f) s;
 \echo '-- redact a: everything but its reference ids is erased'
@@ -64,6 +62,7 @@ SQL
 log "The change journal: every change above as an event, in seq order"
 psql_pg -q <<'SQL'
 \pset footer off
+\echo '-- the redaction erased the emails from the earlier events too: they show "value": null, "redacted": true'
 SELECT seq, kind, right(account_id::text, 8) AS account, detail
   FROM accounts.events_since(0) ORDER BY seq;
 \echo '-- a consumer stores the last seq it processed and asks for what came after'
@@ -72,6 +71,7 @@ SQL
 
 if [ -t 0 ] && [ -t 1 ]; then
     log "psql on the throwaway cluster; \\q to leave (the cluster is then removed)"
+    echo "from a second shell: psql -h $PGHOST -p $PGPORT -U $PGUSER postgres"
     as_pg psql -X || true
 else
     log "not a terminal: no psql prompt; the cluster is removed now (run from a terminal to get one)"
