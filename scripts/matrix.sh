@@ -366,13 +366,18 @@ for major in $MAJORS; do
     fi
 done
 if [ -n "$BENCH" ]; then
+  {
+    echo "# Benchmarks per major and on Citus"
     echo
+    echo "Written by \`ACCOUNT_BENCH=1 ACCOUNT_BENCH_DOCS=1 ./scripts/test.sh --all-versions\` on"
+    echo "$(date -u +%Y-%m-%d), version $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/account.control"); not edited by hand."
     echo "Benchmark, hit and miss paths (µs per call, medians of 5 rounds; ratios are"
-    echo "medians of per-round ratios; peer = the PL/pgSQL alternative; the miss path"
-    echo "with the change journal on (the default) and off; events_since reading 1,000):"
+    echo "medians of per-round ratios; peer = the PL/pgSQL alternative; the miss path with"
+    echo "the change journal on against the floor with a transactional-outbox row, and with"
+    echo "it off against the plain floor; events_since reading 1,000):"
     echo "$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-    echo "| PostgreSQL | hit µs: ours / floor / peer | hit vs floor | peer slower by | miss µs: ours / ours without journal / floor / peer | miss vs floor: with / without journal | peer slower by | events_since(1000), ms |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| PostgreSQL | hit µs: ours / floor / peer | hit vs floor (≤ 1.1×) | peer slower by | miss, journal on, µs: ours / floor with outbox | vs floor with outbox (≤ 1.0×) | miss, journal off, µs: ours / floor | vs floor (≤ 1.1×) | peer slower by | events_since(1000), ms |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for major in $MAJORS; do cat "$RESULTS/bench-$major" 2>/dev/null; done
     if [ -s "$RESULTS/citus-bench" ]; then
         echo
@@ -383,6 +388,12 @@ if [ -n "$BENCH" ]; then
         echo "| PostgreSQL | Citus | entry | path | floor ms | ours ms | ours vs floor |"
         echo "| --- | --- | --- | --- | --- | --- | --- |"
         cat "$RESULTS/citus-bench"
+    fi
+  } >"$RESULTS/benchmarks.md"
+    cat "$RESULTS/benchmarks.md"
+    if [ -n "${ACCOUNT_BENCH_DOCS:-}" ]; then
+        cp "$RESULTS/benchmarks.md" "$ROOT/docs/benchmarks.md"
+        echo "(written to docs/benchmarks.md)"
     fi
 fi
 echo "(logs in $RESULTS)"

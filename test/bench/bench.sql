@@ -30,6 +30,20 @@ CREATE TABLE floor_identifiers (
 );
 CREATE INDEX floor_identifiers_account_id_idx ON floor_identifiers (account_id);
 
+-- The floor with an outbox: what an application writes by hand for the
+-- effect of a create with the change journal on (the account, its
+-- identifier, and a transactional-outbox row carrying the same detail, in
+-- one transaction).
+CREATE TABLE floor_outbox (
+    seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    occurred_at   timestamptz NOT NULL DEFAULT now(),
+    account_id    uuid,
+    account_type  text COLLATE "C" NOT NULL,
+    kind          text COLLATE "C" NOT NULL,
+    detail        jsonb NOT NULL
+);
+CREATE INDEX floor_outbox_account_id_idx ON floor_outbox (account_id);
+
 -- The peer: best-practice PL/pgSQL get-or-create on the floor schema.
 -- Look up; take pg_advisory_xact_lock on a 64-bit hash; look up again;
 -- INSERT ... ON CONFLICT DO NOTHING.  Its normalization (lower(btrim()))
