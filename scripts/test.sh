@@ -108,14 +108,13 @@ run_step() {
     local key=$1 kind=$2 name=$3 log="$WORK/step-$1.log" t0=$SECONDS
     shift 3
     log "$name"
-    if "$@" >"$log" 2>&1; then
-        tail -n 3 "$log"
+    # shown as it runs, and kept for counting
+    if "$@" 2>&1 | tee "$log"; then
         echo "ok: $name ($((SECONDS - t0)) s)"
         status "$key" ok
         [ "$kind" = one ] && n_pass=$((n_pass + 1))
         count "$kind" "$log"
     else
-        cat "$log"
         echo "FAILED: $name ($((SECONDS - t0)) s)"
         failed_steps+=("$name")
         status "$key" FAILED

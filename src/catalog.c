@@ -465,7 +465,7 @@ catalog_pkey_fetch(Relation heap, ScanKey skey, int nkeys, Snapshot snapshot,
 }
 
 /*
- * The shape check for the event trigger (registry.c): if the extension's
+ * The shape check for the event trigger (table_triggers.c): if the extension's
  * written tables exist, check them now.  Nothing is checked while the
  * extension's own scripts run (CREATE/ALTER EXTENSION), when the tables
  * are being built or rebuilt.

@@ -43,7 +43,7 @@
  *     the registry FOR KEY SHARE right after it went in, as one node's
  *     creators do (rowlock.c): a drop of the type deletes the row on every
  *     node, so it waits for the creators on any node, and settles before
- *     it looks for their identifiers (storage.c).
+ *     it looks for their identifiers (sql/parts/40_storage.sql).
  *
  * One identifier (dist_find_or_create): insert first, the identifier with
  * a new id carrying its route, ON CONFLICT DO NOTHING; if it went in, lock

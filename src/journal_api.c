@@ -131,7 +131,7 @@ account_journal_event(PG_FUNCTION_ARGS)
 /*
  * accounts.dist_journal_write() RETURNS trigger, BEFORE INSERT FOR EACH ROW
  * on the shards of a distributed cluster (THE JOURNAL ON CITUS in
- * sql/account.sql), with one argument:
+ * sql/parts/70_citus.sql), with one argument:
  *   'event'    on accounts.dist_events: the row is an event; it is appended
  *              to this node's journal and not stored;
  *   'created'  on accounts.dist_accounts: a new account row with its

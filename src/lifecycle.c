@@ -8,8 +8,9 @@
  *                                                       manages
  *
  * merge_accounts(), redact_account() and the rest of the lifecycle are
- * PL/pgSQL (sql/parts/lifecycle.sql), one set of rules for one node and
- * for Citus over the storage layer (storage.c); they call these two, which
+ * PL/pgSQL (sql/parts/50_lifecycle.sql), one set of rules for one node and
+ * for Citus over the storage layer (sql/parts/40_storage.sql); they call
+ * these two, which
  * nobody else may (EXECUTE is revoked from PUBLIC).
  */
 #include "postgres.h"

@@ -207,8 +207,8 @@ rowlock_type(Lookup *s, const IdentKey *key)
  * Lock the row of heap with the given primary-key values FOR KEY SHARE,
  * with the protocol of lock_row() (waiting; 40001 under REPEATABLE READ if
  * it changed after the snapshot); false if there is none.  The locked
- * version is left in slot.  For the distributed path's registry
- * (citus.c), whose rows live in a relation of its own.
+ * version is left in slot.  For the distributed path's registry (dist.c:
+ * this node's copy of a reference table, a relation of its own).
  */
 bool
 rowlock_key_share(Relation heap, ScanKey skey, int nkeys, TupleTableSlot *slot,

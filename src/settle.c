@@ -64,7 +64,8 @@
  * Where it is used: dist.c settles the account's node when an account row
  * it looks for by id is not there (a create half committed), and the
  * nodes of a call's identifiers when it finds them on a merged account (a
- * merge half committed); storage.c settles every node before merge,
+ * merge half committed); the storage layer (sql/parts/40_storage.sql)
+ * settles every node before merge,
  * redaction, removal, a type drop and get_account() read an account's
  * identifiers.  The cost when nothing is prepared: one router statement
  * per node settled.

@@ -2,7 +2,7 @@
  * settle.h: on a distributed cluster, waiting for what other transactions
  * have committed on one node and only prepared on another (settle.c).
  * The distributed protocol (dist.c) and the storage layer of the lifecycle
- * (storage.c) settle a node before they read what a half-committed
+ * (sql/parts/40_storage.sql) settle a node before they read what a half-committed
  * transaction may be writing there.  Within an SPI connection, as the
  * extension's owner (dist_begin()).
  */
