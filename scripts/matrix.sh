@@ -33,8 +33,6 @@ MAJORS=${ACCOUNT_MAJORS:-$([ -n "${ACCOUNT_FULL:-}" ] && echo "15 16 17 18 19" |
 MATRIX_START=$(date +%s)
 # ACCOUNT_MIRROR: a Debian mirror; by default debootstrap's own
 MIRROR=${ACCOUNT_MIRROR:-}
-# the load tests run one at a time in each lane: the two lanes share the cores
-export ACCOUNT_PROVE_JOBS=${ACCOUNT_PROVE_JOBS:-1}
 # the hit/miss benchmark on each major, and Citus's: with --full
 # (ACCOUNT_FULL=1), or ACCOUNT_BENCH=1
 BENCH=${ACCOUNT_BENCH-${ACCOUNT_FULL:-}}

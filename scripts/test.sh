@@ -145,10 +145,15 @@ installcheck() {
         fi
     done
     if [ "$1" = tap ]; then
+        # the files with a failed assertion, and those that died before
+        # their plan (an error in a statement the test did not expect)
         for f in "$SRC"/tmp_check/log/regress_log_*; do
-            grep -q "not ok" "$f" 2>/dev/null || continue
-            echo "---- $f (failures and the last 40 lines)"
-            grep -n -A6 "not ok" "$f" | head -n 80
+            [ -f "$f" ] || continue
+            if ! grep -q "not ok" "$f" && grep -qE '^\[[0-9:.]+\]\([0-9.]+s\) 1\.\.[0-9]+$' "$f"; then
+                continue
+            fi
+            echo "---- $f (failures, errors and the last 40 lines)"
+            grep -n -E -A6 "not ok|error running SQL|died|^# Looks like" "$f" | head -n 80
             tail -n 40 "$f"
         done
     fi

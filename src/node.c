@@ -35,7 +35,10 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
@@ -45,6 +48,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -243,17 +247,25 @@ node_local_placement(const char *table)
 Oid
 node_extension_owner(void)
 {
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
 	HeapTuple	tup;
 	Oid			ext;
 
 	if (OidIsValid(extension_owner))
 		return extension_owner;
 	ext = get_extension_oid("account", false);
-	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(ext));
+	/* by index: not every minor release of every major has a syscache for it */
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for extension %u", ext);
+		elog(ERROR, "could not find extension %u", ext);
 	extension_owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	ReleaseSysCache(tup);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 	return extension_owner;
 }
 

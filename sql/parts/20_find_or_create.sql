@@ -83,3 +83,41 @@ CREATE OR REPLACE FUNCTION accounts.normalize_identifier(type text, id_type text
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION accounts.normalize_identifier(text, text, text) IS
     'The normalized form in which an identifier value is stored and matched';
+
+/*
+ * Normalization changes between versions (1.7: every default-ignorable
+ * code point dropped, any space or dash in phone numbers): count the
+ * stored values of table tbl that the current rules normalize to another
+ * form, and say so in a WARNING with the query that lists them.  Changes
+ * nothing: the new form may belong to another account.  Only values with
+ * a character outside printable ASCII can differ.  The update from 1.6
+ * calls it for accounts.identifiers, distribute() for dist_identifiers.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.warn_renormalized(tbl regclass) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+    changed bigint := 0;
+BEGIN
+    FOR r IN EXECUTE pg_catalog.format(
+            'SELECT account_type, id_type, value FROM %s WHERE value OPERATOR(pg_catalog.!~) ''^[ -~]*$''', tbl) LOOP
+        BEGIN
+            IF accounts.normalize_identifier(r.account_type, r.id_type, r.value) OPERATOR(pg_catalog.<>) r.value THEN
+                changed := changed OPERATOR(pg_catalog.+) 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            changed := changed OPERATOR(pg_catalog.+) 1;    -- empty or invalid now
+        END;
+    END LOOP;
+    IF changed OPERATOR(pg_catalog.>) 0 THEN
+        RAISE WARNING '% identifier values stored by an earlier version normalize differently in 1.7', changed
+            USING DETAIL = 'They hold invisible (default-ignorable) code points or phone separators that 1.7 drops; a lookup of the value finds them no more.',
+                  HINT = pg_catalog.format('List them with SELECT account_id, id_type, value, accounts.normalize_identifier(account_type, id_type, value) FROM %s WHERE value !~ ''^[ -~]*$'' (a call that fails is a value that is empty now), then remove and re-add them, or merge the accounts.', tbl);
+    END IF;
+    RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.warn_renormalized(regclass) IS
+    'Internal (updates): a WARNING counting stored identifier values the current rules normalize differently';

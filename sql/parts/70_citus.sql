@@ -328,6 +328,7 @@ CREATE OR REPLACE FUNCTION accounts_internal.dist_finish_update() RETURNS boolea
     AS $$
 DECLARE
     done boolean := false;
+    r record;
 BEGIN
     -- 1.5 -> 1.6: the change journal (with 1.7's tables)
     IF pg_catalog.to_regclass('accounts.dist_events') IS NULL THEN
@@ -348,8 +349,23 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
                     WHERE c.oid OPERATOR(pg_catalog.=) 'accounts.dist_identifiers'::pg_catalog.regclass
                       AND 'vacuum_index_cleanup=on' OPERATOR(pg_catalog.=) ANY (c.reloptions)) THEN
+        -- Citus refuses ALTER COLUMN ... SET STATISTICS on a distributed
+        -- table: the coordinator's table, then every shard (a shard made
+        -- later, by a move or a split, takes the table's setting)
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
         ALTER TABLE accounts.dist_identifiers ALTER COLUMN value SET STATISTICS 0;
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'on', true);
+        FOR r IN SELECT * FROM pg_catalog.run_command_on_shards('accounts.dist_identifiers',
+                                   'ALTER TABLE %s ALTER COLUMN value SET STATISTICS 0') LOOP
+            IF NOT r.success THEN
+                RAISE EXCEPTION 'could not set the statistics of shard %', r.shardid
+                    USING ERRCODE = 'connection_failure', DETAIL = r.result,
+                          HINT = 'Run SELECT accounts.distribute() again once every node is reachable.';
+            END IF;
+        END LOOP;
         ALTER TABLE accounts.dist_identifiers SET (vacuum_index_cleanup = on);
+        -- the normalization of 1.7 (20_find_or_create.sql)
+        PERFORM accounts_internal.warn_renormalized('accounts.dist_identifiers');
         done := true;
     END IF;
     RETURN done;

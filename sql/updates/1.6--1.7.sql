@@ -105,30 +105,8 @@ CREATE TYPE accounts_internal.account_row AS (
 -- the others (a soft hyphen, a variation selector ...) is found by its
 -- exact stored form no more: a lookup normalizes to the form without it.
 -- Nothing is changed here (the new form may belong to another account);
--- the WARNING says how many there are and how to list them.
-DO $normalization$
-DECLARE
-    r record;
-    changed bigint := 0;
-    tbl text;
-BEGIN
-    FOREACH tbl IN ARRAY ARRAY['accounts.identifiers', 'accounts.dist_identifiers'] LOOP
-        CONTINUE WHEN pg_catalog.to_regclass(tbl) IS NULL;
-        FOR r IN EXECUTE pg_catalog.format(
-                'SELECT account_type, id_type, value FROM %s WHERE value OPERATOR(pg_catalog.!~) ''^[ -~]*$''', tbl) LOOP
-            BEGIN
-                IF accounts.normalize_identifier(r.account_type, r.id_type, r.value) OPERATOR(pg_catalog.<>) r.value THEN
-                    changed := changed OPERATOR(pg_catalog.+) 1;
-                END IF;
-            EXCEPTION WHEN OTHERS THEN
-                changed := changed OPERATOR(pg_catalog.+) 1;
-            END;
-        END LOOP;
-    END LOOP;
-    IF changed OPERATOR(pg_catalog.>) 0 THEN
-        RAISE WARNING '% identifier values stored by an earlier version normalize differently in 1.7', changed
-            USING DETAIL = 'They hold invisible (default-ignorable) code points or phone separators that 1.7 drops; a lookup of the value finds them no more.',
-                  HINT = 'List them with SELECT account_id, id_type, value, accounts.normalize_identifier(account_type, id_type, value) FROM accounts.identifiers WHERE value !~ ''^[ -~]*$'' (a call that fails is a value that is empty now), then remove and re-add them, or merge the accounts.';
-    END IF;
-END
-$normalization$;
+-- the WARNING says how many there are and how to list them.  On a
+-- distributed cluster this node's tables are empty: distribute(), run
+-- again on the coordinator to finish the update, counts the distributed
+-- ones (70_citus.sql, dist_finish_update()).
+SELECT accounts_internal.warn_renormalized('accounts.identifiers');

@@ -476,6 +476,9 @@ is($coord->safe_psql('upgraded', q{SELECT (SELECT 'vacuum_index_cleanup=on' = AN
 	|| ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts.dist_event_redactions'::regclass AND attname IN ('holders', 'erased'))
 	|| ' ' || (SELECT string_agg(relreplident::text, '' ORDER BY relname) FROM pg_class WHERE oid IN ('accounts.dist_events'::regclass, 'accounts.dist_event_redactions'::regclass))}),
 	'true 0 2 ff', 'in one call, from 1.5 to 1.7: erasure settings, the redaction columns, replica identities for shard moves');
+is(join(' ', map { $_->safe_psql('upgraded', q{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT count(*) FILTER (WHERE a.attstattarget <> 0) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'value'
+		 WHERE c.relname ~ '^dist_identifiers_[0-9]+$'}) } @nodes), '0 0 0', 'and every shard of dist_identifiers keeps no value statistics');
 ($ret, $out, $err) = $coord->psql('upgraded', 'SELECT accounts.distribute()');
 like($err, qr/the accounts are distributed already/, 'a third call has nothing left to do');
 my $after = $workers[1]->safe_psql('upgraded', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'after_update')});
