@@ -149,7 +149,7 @@ installcheck() {
         # their plan (an error in a statement the test did not expect)
         for f in "$SRC"/tmp_check/log/regress_log_*; do
             [ -f "$f" ] || continue
-            if ! grep -q "not ok" "$f" && grep -qE '^\[[0-9:.]+\]\([0-9.]+s\) 1\.\.[0-9]+$' "$f"; then
+            if ! grep -q "not ok" "$f" && grep -qE '^\[[0-9:.]+\]\([0-9.]+s\) 1\.\.[0-9]+( |$)' "$f"; then
                 continue
             fi
             echo "---- $f (failures, errors and the last 40 lines)"
