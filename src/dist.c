@@ -692,8 +692,11 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 
 	/*
 	 * 2. lock every account found, FOR KEY SHARE in id order, and probe
-	 * again, until every account a probe finds is locked and not merged
+	 * again, until every account a probe finds is locked and not merged;
+	 * the keys' shard groups held first, so that the probes read where
+	 * the merges they wait for wrote (moves.c, SHARD MOVES)
 	 */
+	moves_hold_routes(routes, n);
 	for (int attempt = 0; attempt < 10 && !settled; attempt++)
 	{
 		pg_uuid_t  *owners = palloc(sizeof(pg_uuid_t) * n);

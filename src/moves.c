@@ -2,7 +2,9 @@
  * moves.c: on a distributed cluster, row locks that stay true while Citus
  * moves shards between nodes.
  *
- *   moves_hold(route)   before a row lock in the shard group of route
+ *   moves_hold(route)          before a row lock in the shard group of route
+ *   moves_hold_routes(r, n)    the same for several routes
+ *   moves_hold_all()           before a read over every shard group
  *
  * SHARD MOVES
  * ===========
@@ -28,14 +30,31 @@
  * merged.  (Seen in test/t/019_citus_grow.pl while a worker was drained:
  * identifiers on merged accounts, people split.)
  *
+ * Reads are no modification either, and a read can be stale: the move
+ * commits the new placement on the coordinator and then on each other
+ * node in turn, so for a moment a node that has not committed it yet
+ * still routes reads to the old placement (kept until a deferred drop),
+ * which no longer receives the writes that nodes already switched send to
+ * the new one.  A merge that read an account's identifiers there missed
+ * the one another merge had just moved onto it (019, an identifier left
+ * on a merged account; the reads a probe repeats saw a merged account
+ * again and again: 40001).
+ *
  * THE RULE: before every row lock of the protocol (dist.c's attach,
- * storage's locks of the lifecycle), the caller takes the metadata lock of
- * the lock's shard group in ShareLock on its own node, as Citus's own
- * writes do (lock_shard_metadata(), a Citus function that checks the
- * caller owns the table: the extension's owner, dist_begin()).  A switch
- * then waits for the locker's transaction as it waits for a writer's, and
- * every row lock of a transaction is taken and held on the placement its
- * later statements use.  The shard groups of accounts and identifiers are
+ * storage's locks of the lifecycle), and before every read that must see
+ * what the transactions it waited for wrote (settling: settle.c, and the
+ * probes of a multi-identifier call once it starts locking), the caller
+ * takes the metadata locks of the shard groups concerned in ShareLock on
+ * its own node, as Citus's own writes do (lock_shard_metadata(), a Citus
+ * function that checks the caller owns the table: the extension's owner,
+ * dist_begin()), and then takes in the invalidations that arrived
+ * (AcceptInvalidationMessages(): a move that committed on this node while
+ * the lock was waited for has changed the placements).  A switch then
+ * waits for the locker's transaction as it waits for a writer's; a lock
+ * granted after a switch is granted only once this node has committed it
+ * (the move holds the lock here until then), so every row lock of a
+ * transaction is taken and held, and every such read made, on the
+ * placement its later statements use.  The shard groups of accounts and identifiers are
  * co-located, so the lock of dist_accounts' shard of the route is the
  * group's.  Waiting for a move in progress is a lock wait like a write's,
  * bounded by lock_timeout; a cycle through a move is found by
@@ -47,13 +66,54 @@
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/array.h"
+#include "utils/inval.h"
 
 #include "compat.h"
 #include "moves.h"
 
 ACCOUNT_FUNCTION(account_hold_placement);
 
-static SPIPlanPtr hold_plan = NULL;
+/* 5: ShareLock; the groups in shard id order, as a move takes them */
+static const char *const hold_sql[] = {
+	/* one route */
+	"SELECT pg_catalog.lock_shard_metadata(5, ARRAY["
+	"pg_catalog.get_shard_id_for_distribution_column('accounts.dist_accounts'::pg_catalog.regclass, $1)])",
+	/* several routes */
+	"SELECT pg_catalog.lock_shard_metadata(5, ARRAY(SELECT DISTINCT "
+	"pg_catalog.get_shard_id_for_distribution_column('accounts.dist_accounts'::pg_catalog.regclass, r)"
+	" FROM pg_catalog.unnest($1) r ORDER BY 1))",
+	/* every group */
+	"SELECT pg_catalog.lock_shard_metadata(5, ARRAY(SELECT s.shardid FROM pg_catalog.pg_dist_shard s"
+	" WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'accounts.dist_accounts'::pg_catalog.regclass ORDER BY 1))",
+};
+static const Oid hold_argtypes[] = {INT4OID, INT4ARRAYOID, InvalidOid};
+static SPIPlanPtr hold_plans[3];
+
+/*
+ * Statement which (0: one route, 1: an int4[] of routes, 2: every group)
+ * with argument arg, then the invalidations that came meanwhile.
+ */
+static void
+hold(int which, Datum arg)
+{
+	int			rc;
+
+	if (hold_plans[which] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(hold_sql[which], which == 2 ? 0 : 1,
+									   (Oid *) &hold_argtypes[which]);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		hold_plans[which] = plan;
+	}
+	rc = SPI_execute_plan(hold_plans[which], which == 2 ? NULL : &arg, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	AcceptInvalidationMessages();
+}
 
 /*
  * The metadata lock of route's shard group, ShareLock, until the
@@ -62,26 +122,26 @@ static SPIPlanPtr hold_plan = NULL;
 void
 moves_hold(int32 route)
 {
-	Datum		arg = Int32GetDatum(route);
-	Oid			argtype = INT4OID;
-	int			rc;
+	hold(0, Int32GetDatum(route));
+}
 
-	if (hold_plan == NULL)
-	{
-		/* 5: ShareLock */
-		SPIPlanPtr	plan = SPI_prepare("SELECT pg_catalog.lock_shard_metadata(5, ARRAY["
-									   "pg_catalog.get_shard_id_for_distribution_column("
-									   "'accounts.dist_accounts'::pg_catalog.regclass, $1)])",
-									   1, &argtype);
+/* The same for the groups of routes[0..n). */
+void
+moves_hold_routes(const int32 *routes, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		hold_plan = plan;
-	}
-	rc = SPI_execute_plan(hold_plan, &arg, NULL, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(routes[i]);
+	hold(1, PointerGetDatum(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT)));
+	pfree(elems);
+}
+
+/* The same for every shard group. */
+void
+moves_hold_all(void)
+{
+	hold(2, (Datum) 0);
 }
 
 /*

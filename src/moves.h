@@ -8,5 +8,7 @@
 #include "postgres.h"
 
 extern void moves_hold(int32 route);
+extern void moves_hold_routes(const int32 *routes, int n);
+extern void moves_hold_all(void);
 
 #endif							/* ACCOUNT_MOVES_H */

@@ -91,6 +91,7 @@
 #include "utils/lsyscache.h"
 
 #include "compat.h"
+#include "moves.h"
 #include "node.h"
 #include "route.h"
 #include "settle.h"
@@ -118,6 +119,8 @@ settle_route(int32 route)
 
 	if (!settle_available())
 		return;
+	/* what the caller reads next is read where its writers wrote (moves.c) */
+	moves_hold(route);
 	if (settle_plan == NULL)
 	{
 		Oid			argtype = INT4OID;
@@ -211,6 +214,8 @@ settle_all(void)
 
 	if (!settle_available())
 		return;
+	/* every group: the caller reads over all of them next (moves.c) */
+	moves_hold_all();
 	routes = node_routes(&n);
 	for (int i = 0; i < n; i++)
 		settle_route(routes[i]);
