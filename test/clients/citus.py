@@ -77,6 +77,7 @@ lock = threading.Lock()
 counts = {}
 failures = []
 results = []
+retry_samples = []
 
 
 def note(key, n=1):
@@ -241,6 +242,10 @@ def client(n, deadline):
             lost = not state and isinstance(e, psycopg.OperationalError)
             if RESTART_OK and (state.startswith("08") or state in ("57P01", "57P02", "57P03") or lost):
                 note("retryable " + (state or "connection lost"))
+                with lock:
+                    if len(retry_samples) < 6:
+                        retry_samples.append("%s client %d %s %s" % (time.strftime("%H:%M:%S"), n, state,
+                                                                     str(e).splitlines()[0] if str(e) else e))
                 try:
                     conn.close()
                 except Exception:
@@ -402,6 +407,8 @@ def main():
     for k in sorted(counts):
         print("%s: %d" % (k, counts[k]))
     print("calls recorded: %d" % len(results))
+    for r in retry_samples:
+        print("retryable sample: " + r)
     for f in failures[:20]:
         print("FAILURE " + f)
     print("failures: %d" % len(failures))

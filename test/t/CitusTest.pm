@@ -120,7 +120,19 @@ sub audit
 		my ($key, $id, $ok) = split / /, $line;
 		$misrouted++ if $ok ne 't';
 		$dangling++ if !$account{$id};
-		$on_merged++ if ($status{$id} // '') eq 'merged';
+		if (($status{$id} // '') eq 'merged')
+		{
+			# what happened to it, from every node's journal
+			if ($on_merged++ < 3)
+			{
+				diag("$label: $key is on merged account $id (merged into $merged_into{$id}); its events:");
+				diag(join("\n", map { "  $_->[0] $_->[1] $_->[2]" } @{ events_of($id) }));
+				diag("  the target's events:");
+				diag(join("\n", map { "  $_->[0] $_->[1] $_->[2]" } @{ events_of($merged_into{$id}) }));
+				diag('  where the identifier lives: ' . $coord->safe_psql('postgres', qq{SELECT nodename || ':' || nodeport FROM citus_shards
+					WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_identifiers', accounts.identifier_route('user', '} . (split m{/}, $key, 3)[1] . q{', '} . (split m{/}, $key, 3)[2] . qq{'))}));
+			}
+		}
 		$on_redacted++ if ($status{$id} // '') eq 'redacted' && $key !~ m{^[^/]+/reference_id/};
 		$dropped++ if !$types{ join '/', (split m{/}, $key)[0, 1] };
 		$owner{$key} = $id;
