@@ -11,7 +11,12 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -n "${PG_CONFIG:-}" ]; then
+# Debian's own pg_config (also what a parent script exported) may not be
+# installed yet: its major is in its path, its packages are installed below
+if [[ "${PG_CONFIG:-}" =~ ^/usr/lib/postgresql/([0-9]+)/bin/pg_config$ ]]; then
+    PG_MAJOR=${BASH_REMATCH[1]}
+    PG_FROM_DEBIAN=1
+elif [ -n "${PG_CONFIG:-}" ]; then
     PG_MAJOR=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
     PG_FROM_DEBIAN=""
 else

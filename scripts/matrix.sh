@@ -246,17 +246,17 @@ run_in_root() {
     return $rc
 }
 
-# Two lanes side by side (two cores): the host's majors, and the Debian
-# roots with their Citus builds.  Each lane runs its majors one after the
-# other; the roots are mostly downloads, so they are made while the host
-# lane compiles and tests.
+# Three lanes side by side: the host's majors, and one per Debian root
+# with its Citus build.  Most of a suite's time is spent waiting (load
+# tests that run for a while, servers starting and stopping, downloads),
+# so the lanes fill the two cores that one lane would leave half idle.
 #
 #   lane 1: 15 (the host's whole suite, scripts/test.sh), then 16 (built
 #           from source, then its suites)
-#   lane 2: the trixie and sid roots (in parallel), then 18 (Citus built,
-#           suites, package), then 17 (the same, and pg_upgrade from the
-#           16 build of lane 1, which is ready by then), then 19 (with
+#   lane 2: the sid root, Citus built, 18 (suites, package), then 19 (with
 #           --full)
+#   lane 3: the trixie root, Citus built, 17 (suites, package, and
+#           pg_upgrade from lane 1's 16 build, waited for)
 wants() { case " $MAJORS " in *" $1 "*) return 0 ;; esac; return 1; }
 PG16_READY="$RESULTS/pg16-ready"
 
@@ -264,7 +264,7 @@ lane_host() {
     if wants 15; then
         : >"$RESULTS/status-15"
         log "PostgreSQL 15: the host's whole suite"
-        env ACCOUNT_STATUS="$RESULTS/status-15" PG_MAJOR=15 BENCH_QUICK="$BENCH" BENCH_ROW="$RESULTS/bench-15" \
+        env -u PG_CONFIG ACCOUNT_STATUS="$RESULTS/status-15" PG_MAJOR=15 BENCH_QUICK="$BENCH" BENCH_ROW="$RESULTS/bench-15" \
             "$ROOT/scripts/test.sh" ${ACCOUNT_FULL:+--full} 2>&1 | tee "$RESULTS/test-15.log" \
             | grep -E '^(== |ok: |FAILED: |PostgreSQL [0-9]+, |failed: |skipped: )' || true
     fi
@@ -288,40 +288,41 @@ major_in_root() {
     run_in_root "$dir" "$major" "$@" || true
 }
 
-lane_roots() {
-    local pids=()
-    if wants 17; then make_root "$CACHE/root-trixie" trixie 17 >"$RESULTS/root-trixie.log" 2>&1 & pids+=($!); fi
-    if wants 18 || wants 19; then make_root "$CACHE/root-sid" sid 18 >"$RESULTS/root-sid.log" 2>&1 & pids+=($!); fi
-    for p in "${pids[@]}"; do wait "$p" || true; done
-    if wants 18; then
-        if make_root "$CACHE/root-sid" sid 18; then
-            major_in_root "$CACHE/root-sid" 18
-        else
-            : >"$RESULTS/status-18"; record 18 build FAILED
-        fi
+# lane 2: sid (18, then 19 with --full)
+lane_sid() {
+    if ! { wants 18 || wants 19; }; then return 0; fi
+    if ! make_root "$CACHE/root-sid" sid 18 >"$RESULTS/root-sid.log" 2>&1; then
+        tail -n 30 "$RESULTS/root-sid.log"
+        for m in 18 19; do wants $m && { : >"$RESULTS/status-$m"; record $m build FAILED; }; done
+        return 0
     fi
-    if wants 17; then
-        if make_root "$CACHE/root-trixie" trixie 17; then
-            # pg_upgrade from lane 1's 16 build, once it is there
-            if wants 16; then
-                for _ in $(seq 1 900); do [ -f "$PG16_READY" ] && break; sleep 1; done
-            fi
-            if share_pg16 "$CACHE/root-trixie"; then
-                major_in_root "$CACHE/root-trixie" 17 ACCOUNT_UPGRADE_FROM="$CACHE/pg16"
-            else
-                major_in_root "$CACHE/root-trixie" 17
-            fi
-        else
-            : >"$RESULTS/status-17"; record 17 build FAILED
-        fi
-    fi
+    wants 18 && major_in_root "$CACHE/root-sid" 18
     if wants 19; then
         : >"$RESULTS/status-19"
-        if make_root "$CACHE/root-sid" sid 18 && add_major "$CACHE/root-sid" experimental 19; then
+        if add_major "$CACHE/root-sid" experimental 19; then
             run_in_root "$CACHE/root-sid" 19 || true
         else
             record 19 build FAILED
         fi
+    fi
+}
+
+# lane 3: trixie (17, with pg_upgrade from lane 1's 16 build once it is there)
+lane_trixie() {
+    wants 17 || return 0
+    if ! make_root "$CACHE/root-trixie" trixie 17 >"$RESULTS/root-trixie.log" 2>&1; then
+        tail -n 30 "$RESULTS/root-trixie.log"
+        : >"$RESULTS/status-17"; record 17 build FAILED
+        return 0
+    fi
+    install_citus "$CACHE/root-trixie" 17
+    if wants 16; then
+        for _ in $(seq 1 1200); do [ -f "$PG16_READY" ] && break; sleep 1; done
+    fi
+    if share_pg16 "$CACHE/root-trixie"; then
+        major_in_root "$CACHE/root-trixie" 17 ACCOUNT_UPGRADE_FROM="$CACHE/pg16"
+    else
+        major_in_root "$CACHE/root-trixie" 17
     fi
 }
 
@@ -334,17 +335,22 @@ if wants 17 || wants 18 || wants 19; then
 fi
 lane_host >"$RESULTS/lane-host.log" 2>&1 &
 host_pid=$!
-lane_roots >"$RESULTS/lane-roots.log" 2>&1 &
-roots_pid=$!
+lane_sid >"$RESULTS/lane-sid.log" 2>&1 &
+sid_pid=$!
+lane_trixie >"$RESULTS/lane-trixie.log" 2>&1 &
+trixie_pid=$!
 # show progress: each lane's log as it grows, prefixed
 tail -n +1 -F "$RESULTS/lane-host.log" 2>/dev/null | sed -u 's/^/[15 16] /' &
-tail_host=$!
-tail -n +1 -F "$RESULTS/lane-roots.log" 2>/dev/null | sed -u 's/^/[17 18 19] /' &
-tail_roots=$!
+tails=($!)
+tail -n +1 -F "$RESULTS/lane-sid.log" 2>/dev/null | sed -u 's/^/[18 19] /' &
+tails+=($!)
+tail -n +1 -F "$RESULTS/lane-trixie.log" 2>/dev/null | sed -u 's/^/[17] /' &
+tails+=($!)
 wait "$host_pid" || true
-wait "$roots_pid" || true
+wait "$sid_pid" || true
+wait "$trixie_pid" || true
 sleep 1
-kill "$tail_host" "$tail_roots" 2>/dev/null || true
+kill "${tails[@]}" 2>/dev/null || true
 wait 2>/dev/null || true
 for major in $MAJORS; do
     case $major in 15|16|17|18|19) ;; *) echo "unknown major $major" >&2; : >"$RESULTS/status-$major"; record "$major" build FAILED ;; esac
