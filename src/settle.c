@@ -110,17 +110,16 @@ settle_available(void)
 	return node_has_internal_schema();
 }
 
-/* settle_here() on the node of route's shard, in this transaction. */
-void
-settle_route(int32 route)
+/*
+ * settle_here() on the node of route's shard, in this transaction; the
+ * caller has checked settle_available() and held the route's group.
+ */
+static void
+settle_one(int32 route)
 {
 	Datum		arg = Int32GetDatum(route);
 	int			rc;
 
-	if (!settle_available())
-		return;
-	/* what the caller reads next is read where its writers wrote (moves.c) */
-	moves_hold(route);
 	if (settle_plan == NULL)
 	{
 		Oid			argtype = INT4OID;
@@ -140,10 +139,27 @@ settle_route(int32 route)
 		elog(ERROR, "settling route %d failed: %s", route, SPI_result_code_string(rc));
 }
 
-/* settle_route() for each distinct route of routes[0..n). */
+/*
+ * settle_here() on the node of route's shard.  The route's shard group is
+ * held first: what the caller reads next is read where its writers wrote
+ * (moves.c).
+ */
+void
+settle_route(int32 route)
+{
+	if (!settle_available())
+		return;
+	moves_hold(route);
+	settle_one(route);
+}
+
+/* settle_route() for each distinct route of routes[0..n), their groups held at once. */
 void
 settle_routes(const int32 *routes, int n)
 {
+	if (!settle_available())
+		return;
+	moves_hold_routes(routes, n);
 	for (int i = 0; i < n; i++)
 	{
 		bool		seen = false;
@@ -151,7 +167,7 @@ settle_routes(const int32 *routes, int n)
 		for (int j = 0; j < i && !seen; j++)
 			seen = routes[j] == routes[i];
 		if (!seen)
-			settle_route(routes[i]);
+			settle_one(routes[i]);
 	}
 }
 
@@ -218,7 +234,7 @@ settle_all(void)
 	moves_hold_all();
 	routes = node_routes(&n);
 	for (int i = 0; i < n; i++)
-		settle_route(routes[i]);
+		settle_one(routes[i]);
 	pfree(routes);
 }
 

@@ -129,8 +129,9 @@ sub audit
 				diag(join("\n", map { "  $_->[0] $_->[1] $_->[2]" } @{ events_of($id) }));
 				diag("  the target's events:");
 				diag(join("\n", map { "  $_->[0] $_->[1] $_->[2]" } @{ events_of($merged_into{$id}) }));
+				my (undef, $id_type, $value) = split m{/}, $key, 3;
 				diag('  where the identifier lives: ' . $coord->safe_psql('postgres', qq{SELECT nodename || ':' || nodeport FROM citus_shards
-					WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_identifiers', accounts.identifier_route('user', '} . (split m{/}, $key, 3)[1] . q{', '} . (split m{/}, $key, 3)[2] . qq{'))}));
+					WHERE shardid = get_shard_id_for_distribution_column('accounts.dist_identifiers', accounts.identifier_route('user', '$id_type', '$value'))}));
 			}
 		}
 		$on_redacted++ if ($status{$id} // '') eq 'redacted' && $key !~ m{^[^/]+/reference_id/};
