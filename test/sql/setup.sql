@@ -32,7 +32,7 @@ SELECT attname, format_type(atttypid, atttypmod) AS type, attnotnull
 SELECT t.tgrelid::regclass AS on_table, c.conname, t.tgfoid::regproc AS checks, t.tgenabled AS enabled
   FROM pg_trigger t JOIN pg_constraint c ON c.oid = t.tgconstraint
  WHERE t.tgrelid = c.conrelid AND c.connamespace = 'accounts'::regnamespace
- ORDER BY 1::text, 2, 3::text;
+ ORDER BY t.tgrelid::regclass::text, c.conname, t.tgfoid::regproc::text COLLATE "C";
 SELECT pg_get_indexdef(indexrelid) FROM pg_index
  WHERE indrelid IN ('accounts.identifiers'::regclass, 'accounts.accounts'::regclass) ORDER BY 1;
 
