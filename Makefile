@@ -10,15 +10,17 @@ MODULE_big = account
 # then call.c, the two protocols and what they stand on, then the bottom
 # layer and the pure code.
 OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o \
-       src/lifecycle.o src/journal_api.o src/table_triggers.o src/legacy.o \
-       src/call.o src/lookup.o src/dist.o src/statement.o src/rowlock.o \
-       src/settle.o src/moves.o src/prepare.o src/journal.o src/catalog.o src/types.o src/value.o \
-       src/node.o src/rules.o src/route.o src/normalize.o src/uuidv7.o
+       src/lifecycle.o src/record.o src/journal_api.o src/table_triggers.o src/legacy.o \
+       src/resolve.o src/call.o src/lookup.o src/dist.o src/statement.o src/rowlock.o \
+       src/limits.o src/settle.o src/moves.o src/prepare.o src/journal.o src/catalog.o \
+       src/types.o src/value.o src/node.o src/rules.o src/route.o src/normalize.o src/uuidv7.o
 # The install script of the current version is built from sql/parts/,
 # one file per concern (sql/install.sql says how); the frozen 1.0 script
 # is the base of the update chain, and each update script is built from
 # sql/updates/, with the trust guard (sql/parts/00_guard.sql) first and,
-# where it says -- @parts@, the parts that define functions.
+# in the newest one, where it says -- @parts@, the parts that define
+# functions (a released update script is frozen: its functions are that
+# version's, written out).
 PARTS = $(filter-out sql/parts/00_guard.sql,$(sort $(wildcard sql/parts/*.sql)))
 UPDATE_PARTS = $(filter-out sql/parts/10_tables.sql,$(PARTS))
 UPDATES = $(patsubst sql/updates/%.sql,sql/$(EXTENSION)--%.sql,$(wildcard sql/updates/*.sql))
@@ -37,9 +39,9 @@ SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licud
 
 # Regression tests: test/sql and test/expected; isolation specs: test/specs
 # (expected output in test/expected too); TAP tests: test/t.
-REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges lifecycle journal
+REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges lifecycle journal record
 
-ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge merge_tables redact_create journal_order
+ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge merge_tables redact_create journal_order merge_resolve limit_attach record_lifecycle
 REGRESS_OPTS = --inputdir=test
 ISOLATION_OPTS = --inputdir=test --load-extension=account
 # the TAP tests and their harnesses are not in the PGXN archive

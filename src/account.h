@@ -46,4 +46,18 @@ typedef struct AccountRow
 /* Most identifiers find_or_create_account(type, identifiers[]) takes. */
 #define LOOKUP_MAX_KEYS			100
 
+/*
+ * The merging call (1.8, resolve.c).  Given one, a multi-identifier
+ * protocol that finds its identifiers on more than one account reports
+ * those accounts here instead of raising 21000, having written nothing and
+ * released what it locked; after a merge (after_merge), a one-node run
+ * skips its lock-free probes, whose snapshot predates the merge.
+ */
+typedef struct Resolve
+{
+	bool		after_merge;	/* in */
+	int			nowners;		/* out: 2 or more when reported */
+	pg_uuid_t	owners[LOOKUP_MAX_KEYS];
+} Resolve;
+
 #endif							/* ACCOUNT_ACCOUNT_H */

@@ -289,13 +289,13 @@ call_find_or_create_key(CallStore *st, const IdentKey *key,
 		lookup_find_or_create(&st->lookup, key, attach_to, account_id);
 }
 
-/* find-or-create of several keys of one person. */
+/* find-or-create of several keys of one person (21000 if they are of several). */
 bool
 call_find_or_create_keys(CallStore *st, IdentKey *keys, int nkeys,
 						 pg_uuid_t *account_id)
 {
-	return st->distributed ? dist_find_or_create_all(keys, nkeys, account_id) :
-		lookup_find_or_create_all(&st->lookup, keys, nkeys, account_id);
+	return st->distributed ? dist_find_or_create_all(keys, nkeys, NULL, account_id) :
+		lookup_find_or_create_all(&st->lookup, keys, nkeys, NULL, account_id);
 }
 
 /* The account's row FOR KEY SHARE before attaching to it; false if none. */

@@ -290,7 +290,9 @@ catalog_rels(void)
 		{"id", UUIDOID}, {"account_type", TEXTOID}, {"created_at", TIMESTAMPTZOID},
 		/* 1.3 */
 		{"status", InvalidOid}, {"merged_into", UUIDOID}, {"tags", TEXTARRAYOID},
-		{"updated_at", TIMESTAMPTZOID}, {"redacted_at", TIMESTAMPTZOID}};
+		{"updated_at", TIMESTAMPTZOID}, {"redacted_at", TIMESTAMPTZOID},
+		/* 1.8; the C code leaves it NULL (no fields) in the rows it writes */
+		{"fields", JSONBOID}};
 	static const ExpectedColumn ident_cols[] = {
 		{"account_type", TEXTOID}, {"id_type", TEXTOID}, {"value", TEXTOID},
 	{"account_id", UUIDOID}, {"created_at", TIMESTAMPTZOID}};
@@ -368,6 +370,8 @@ catalog_rels(void)
 		r.itype_kind = lookup_att(r.identifier_types, "identifier_types", "kind");
 		r.itype_case_sensitive = lookup_att(r.identifier_types, "identifier_types",
 											"case_sensitive");
+		r.itype_max_per_account = lookup_att_optional(r.identifier_types, "max_per_account");
+		r.acc_fields = lookup_att_optional(r.accounts, "fields");
 
 		/* the tables the C code writes must have the shape it knows */
 		acc_pk[0] = r.acc_id;

@@ -53,6 +53,9 @@ typedef struct AccountRels
 	AttrNumber	itype_name;
 	AttrNumber	itype_kind;
 	AttrNumber	itype_case_sensitive;
+	/* from 1.8 (InvalidAttrNumber before): the identifier limit, the fields */
+	AttrNumber	itype_max_per_account;
+	AttrNumber	acc_fields;
 	/*
 	 * From version 1.4 (the change journal): InvalidOid while the database
 	 * has an older schema; no events are written then.

@@ -130,6 +130,7 @@
 
 #include "dist.h"
 #include "journal.h"
+#include "limits.h"
 #include "moves.h"
 #include "node.h"
 #include "route.h"
@@ -395,23 +396,52 @@ repoint_identifier(int32 route, const IdentKey *key, const pg_uuid_t *account_id
 /*
  * The identifier type's row in this node's copy of the registry, FOR KEY
  * SHARE until the transaction ends (THE PROTOCOL ON CITUS), or 42704 if it
- * was dropped since the type was read.
+ * was dropped since the type was read.  Returns its limit (1.8; 0: none)
+ * as the locked version has it (rowlock_type() in rowlock.c says why that
+ * is the current one).
  */
-static void
+static int32
 lock_type(const IdentKey *key)
 {
 	Relation	heap = table_open(node_local_placement("dist_identifier_types"), RowShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	ScanKeyData skey[2];
 	bool		locked;
+	int32		limit = 0;
 
 	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_TEXTEQ, key->account_type_d);
 	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key->id_type_d);
 	locked = rowlock_key_share(heap, skey, 2, slot, "an identifier type");
+	if (locked)
+		limit = rowlock_slot_limit(slot, get_attnum(RelationGetRelid(heap), "max_per_account"));
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(heap, NoLock);
 	if (!locked)
 		rule_type_dropped(key);
+	return limit;
+}
+
+/*
+ * Before attaching an identifier of a limited type to account_id: its row
+ * touched (LIMITED ATTACHES in limits.c; after its shard group's metadata
+ * lock, SHARD MOVES in moves.c), 42704 if it is gone, 55000 if it was
+ * merged or redacted meanwhile; then every node settled, so that the
+ * counts that follow see every attach that released the row.
+ */
+static void
+touch_account(const pg_uuid_t *account_id)
+{
+	AccountRow	row;
+
+	moves_hold(route_of_account(account_id));
+	if (!limits_touch(true, account_id, &row))
+	{
+		settle_route(route_of_account(account_id));
+		if (!limits_touch(true, account_id, &row))
+			rule_no_account(account_id, "It was deleted while an identifier was being attached to it.");
+	}
+	rule_check_attachable(account_id, &row);
+	settle_all();
 }
 
 /* A new account row for the keys (all inserted), with its account.created. */
@@ -560,12 +590,30 @@ dist_find_or_create(const IdentKey *key, const pg_uuid_t *attach_to, pg_uuid_t *
 		pg_uuid_t	id;
 
 		if (attach_to)
+		{
+			/*
+			 * attaching: the type's row first, then, for a limited type,
+			 * the account touched and counted (LIMITED ATTACHES in
+			 * limits.c), before anything is written
+			 */
+			int32		limit = lock_type(key);
+
 			id = *attach_to;
+			if (limit > 0)
+			{
+				touch_account(attach_to);
+				if (select_identifier(route, key, account_id))
+					return false;
+				rule_check_limit(key->account_type, key->id_type, attach_to,
+								 limits_count(true, attach_to, key) + 1, limit);
+			}
+		}
 		else
 			route_new_account_id(route, &id);
 		if (insert_identifier(route, key, &id))
 		{
-			lock_type(key);
+			if (!attach_to)
+				(void) lock_type(key);
 			if (attach_to)
 				dist_journal_event(attach_to, key->account_type_d, "identifier.added",
 								   journal_detail_identifier(key->id_type, key->value));
@@ -625,7 +673,7 @@ uuid_index(const pg_uuid_t *ids, int n, const pg_uuid_t *id)
  * all; 21000 if they belong to two accounts.
  */
 bool
-dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
+dist_find_or_create_all(IdentKey *in, int nin, Resolve *resolve, pg_uuid_t *account_id)
 {
 	RoutedKey  *rk = palloc(sizeof(RoutedKey) * nin);
 	IdentKey   *keys;
@@ -635,6 +683,9 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 	bool	   *mine;
 	pg_uuid_t  *locked;
 	AccountRow *locked_rows;
+	int32	   *limits;
+	int64	   *held;
+	bool		limited = false;
 	int			nlocked = 0;
 	int			n = 0;
 	int			first_input = 0;
@@ -663,6 +714,8 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 	mine = palloc0(sizeof(bool) * n);
 	locked = palloc(sizeof(pg_uuid_t) * n);
 	locked_rows = palloc(sizeof(AccountRow) * n);
+	limits = palloc0(sizeof(int32) * n);
+	held = palloc0(sizeof(int64) * n);
 	for (int i = 0; i < n; i++)
 	{
 		keys[i] = rk[i].key;
@@ -683,6 +736,8 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 		*account_id = ids[owner];
 		return false;
 	}
+	if (other >= 0 && resolve)
+		return rule_report_owners(resolve, ids, found, n);
 	if (XactReadOnly)
 	{
 		if (other >= 0)
@@ -752,7 +807,11 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 	/* 3. one account: attach to it; none: a new one */
 	owner = rule_first_owner(ids, found, n, &other);
 	if (other >= 0)
+	{
+		if (resolve)
+			return rule_report_owners(resolve, ids, found, n);
 		rule_split(keys, ids, found, n);
+	}
 	all_found = true;
 	for (int i = 0; i < n; i++)
 		all_found &= found[i];
@@ -766,6 +825,26 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 		rule_check_attachable(&ids[owner], &locked_rows[uuid_index(locked, nlocked, &ids[owner])]);
 		target = ids[owner];
 		creating = false;
+
+		/*
+		 * attaching: the types' rows first; for a limited type the
+		 * account touched and counted (LIMITED ATTACHES in limits.c),
+		 * before anything is written
+		 */
+		for (int i = 0; i < n; i++)
+			if (!found[i])
+			{
+				limits[i] = lock_type(&keys[i]);
+				limited |= limits[i] > 0;
+			}
+		if (limited)
+		{
+			touch_account(&target);
+			for (int i = 0; i < n; i++)
+				if (limits[i] > 0)
+					held[i] = limits_count(true, &target, &keys[i]);
+			rule_check_limits(keys, limits, found, n, &target, held);
+		}
 	}
 	else
 	{
@@ -786,7 +865,8 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 		if (insert_identifier(routes[i], &keys[i], &target))
 		{
 			mine[i] = true;
-			lock_type(&keys[i]);
+			if (creating)
+				limits[i] = lock_type(&keys[i]);
 			continue;
 		}
 		if (!select_identifier(routes[i], &keys[i], &winner))
@@ -804,9 +884,19 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 				}
 			found[i] = true;
 			ids[i] = winner;
+			if (resolve)
+				return rule_report_owners(resolve, ids, found, n);
 			rule_split(keys, ids, found, n);
 		}
-		/* a concurrent caller created the account first: it is the target */
+
+		/*
+		 * a concurrent caller created the account first: it is the
+		 * target, unless a type is limited, whose attach would have to
+		 * touch it while holding rows of this call: 40001 then
+		 */
+		for (int j = 0; j < n; j++)
+			if (lock_type(&keys[j]) > 0)
+				rule_limited_race(&keys[i]);
 		if (!dist_lock_account(&winner, &row))
 			rule_lost_account(&keys[i], &winner);
 		rule_check_attachable(&winner, &row);
@@ -818,7 +908,10 @@ dist_find_or_create_all(IdentKey *in, int nin, pg_uuid_t *account_id)
 	}
 
 	if (creating)
+	{
+		rule_check_limits(keys, limits, NULL, n, NULL, NULL);
 		insert_account(&target, keys, NULL, n);
+	}
 	else
 	{
 		for (int i = 0; i < n; i++)

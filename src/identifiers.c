@@ -1,13 +1,15 @@
 /*
  * identifiers.c: accounts with several identifiers.
  *
- *   find_or_create_account(type, identifiers accounts.identifier[])
+ *   find_or_create_account(type, identifiers accounts.identifier[],
+ *                          on_conflict text DEFAULT 'error')
  *   add_identifier(account_id, id_type, value)
  *
  * Both check and normalize everything first, then hand the keys to the
  * protocol: lookup.c's on one node (SEVERAL IDENTIFIERS AT ONCE, and ROW
  * LOCKS in rowlock.c for attaching to an existing account), dist.c's on a
- * distributed cluster.
+ * distributed cluster; with on_conflict => 'merge', resolve.c's identity
+ * resolution around either.
  */
 #include "postgres.h"
 
@@ -20,7 +22,9 @@
 #include "call.h"
 #include "compat.h"
 #include "node.h"
+#include "resolve.h"
 #include "rules.h"
+#include "value.h"
 
 ACCOUNT_FUNCTION(account_find_or_create_multi);
 ACCOUNT_FUNCTION(account_add_identifier);
@@ -29,9 +33,35 @@ static const char *const multi_args[] = {"type", "identifiers"};
 static const char *const add_args[] = {"account_id", "id_type", "value"};
 
 #define NULL_HINT "Pass an account type, an identifier type and a value; list the types with SELECT * FROM accounts.identifier_types."
+#define ON_CONFLICT_HINT "Pass 'error' (the default: 21000 when the identifiers belong to different accounts) or 'merge' (merge those accounts into the oldest)."
+
+/*
+ * on_conflict: 'error' (21000 when the identifiers belong to several
+ * accounts) or 'merge' (IDENTITY RESOLUTION in resolve.c); 22023 for
+ * anything else.  The 1.7 schema's function has no such argument.
+ */
+static bool
+merge_requested(FunctionCallInfo fcinfo)
+{
+	char	   *mode;
+
+	if (PG_NARGS() < 3)
+		return false;
+	mode = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(mode, "error") == 0)
+		return false;
+	if (strcmp(mode, "merge") == 0)
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid on_conflict \"%s\"", value_clip(mode)),
+			 errhint(ON_CONFLICT_HINT)));
+	pg_unreachable();
+}
 
 /*
  * accounts.find_or_create_account(type text, identifiers accounts.identifier[],
+ *                                 on_conflict text DEFAULT 'error',
  *                                 OUT account_id uuid, OUT created boolean)
  */
 Datum
@@ -48,11 +78,15 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	CallStore	st;
 	pg_uuid_t	account_id;
 	bool		created;
+	bool		merge;
 
 	node_refuse_undistributed();	/* the Citus guard, before anything else */
 	state = call_begin(fcinfo, true);
-	call_check_nulls(fcinfo, multi_args, lengthof(multi_args), NULL_HINT);
+	call_check_nulls(fcinfo, multi_args, 2, NULL_HINT);
+	if (PG_NARGS() > 2 && PG_ARGISNULL(2))
+		call_null_error("on_conflict", ON_CONFLICT_HINT);
 	caller_cxt = MemoryContextSwitchTo(state->call_cxt);
+	merge = merge_requested(fcinfo);
 	arr = PG_GETARG_ARRAYTYPE_P(1);
 	call_array_elems(arr, "identifiers", "Pass a one-dimensional accounts.identifier[].",
 					 &elems, &elem_nulls, &nelems);
@@ -90,7 +124,8 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 	}
 
 	call_store_open(&st, true, state->lookup_cache);
-	created = call_find_or_create_keys(&st, keys, nelems, &account_id);
+	created = merge ? resolve_find_or_create(&st, keys, nelems, &account_id)
+		: call_find_or_create_keys(&st, keys, nelems, &account_id);
 	call_store_close(&st);
 
 	MemoryContextSwitchTo(caller_cxt);

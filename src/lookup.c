@@ -105,7 +105,6 @@
  * form.
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -123,6 +122,7 @@
 #include "utils/snapmgr.h"
 
 #include "compat.h"
+#include "limits.h"
 #include "lookup.h"
 #include "rowlock.h"
 #include "rules.h"
@@ -327,6 +327,21 @@ journal_written(Lookup *s, const IdentKey *keys, const bool *skip, int n,
 }
 
 /*
+ * Touch account_id's row before attaching an identifier of a limited type
+ * to it (LIMITED ATTACHES in limits.c): 42704 if it is gone, 55000 if it
+ * was merged or redacted meanwhile.
+ */
+static void
+touch_account(const pg_uuid_t *account_id)
+{
+	AccountRow	row;
+
+	if (!limits_touch(false, account_id, &row))
+		rule_no_account(account_id, "It was deleted while an identifier was being attached to it.");
+	rule_check_attachable(account_id, &row);
+}
+
+/*
  * find_or_create_account: the protocol in the header comment.  In step 3c
  * the identifier goes to a new account, or, when attach_to is given
  * (add_identifier), to that existing account.  *account_id is the owner of
@@ -337,6 +352,7 @@ lookup_find_or_create(Lookup *s, const IdentKey *key,
 					 const pg_uuid_t *attach_to, pg_uuid_t *account_id)
 {
 	LOCKTAG		tag;
+	int32		limit;
 
 	/* 1. lock-free MVCC probe */
 	if (probe(s, s->snapshot, key))
@@ -345,9 +361,15 @@ lookup_find_or_create(Lookup *s, const IdentKey *key,
 		return false;
 	}
 
-	/* 2. a creator from here on: lock what the foreign keys would */
+	/*
+	 * 2. a creator from here on: lock what the foreign keys would; an
+	 * attach of a type with a limit touches the account first (LIMITED
+	 * ATTACHES in limits.c), before any key lock
+	 */
 	check_writable(key);
-	rowlock_type(s, key);
+	limit = rowlock_type(s, key);
+	if (attach_to && limit > 0)
+		touch_account(attach_to);
 
 	for (;;)
 	{
@@ -362,7 +384,12 @@ lookup_find_or_create(Lookup *s, const IdentKey *key,
 			case PROBE_NONE:
 				/* 3c: the account row first, then its identifier */
 				if (attach_to)
+				{
+					if (limit > 0)
+						rule_check_limit(key->account_type, key->id_type, attach_to,
+										 limits_count(false, attach_to, key) + 1, limit);
 					*account_id = *attach_to;
+				}
 				else
 					statement_insert_account(s, key, account_id);
 				statement_insert_identifier(s, key, account_id);
@@ -406,16 +433,23 @@ unlock_keys(LOCKTAG *tags, int n)
  * IDENTIFIERS AT ONCE in the header comment.  keys (all of one account
  * type) are sorted and deduplicated in place.  *account_id is the account
  * that holds all of them afterwards; returns true if it was created.
+ * With resolve (the merging call), identifiers found on several accounts
+ * are reported there instead of raising 21000.
  */
 bool
 lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
-						  pg_uuid_t *account_id)
+						  Resolve *resolve, pg_uuid_t *account_id)
 {
 	int			n = 0;
 	pg_uuid_t  *ids;
 	bool	   *found;
 	LOCKTAG    *tags;
+	int32	   *limits;
+	int64	   *held;
 	int			missing_owner = 0;
+	bool		touched = false;
+	pg_uuid_t	touched_id;
+	bool		lock_free = resolve == NULL || !resolve->after_merge;
 
 	Assert(nkeys > 0 && nkeys <= LOOKUP_MAX_KEYS);
 	qsort(keys, nkeys, sizeof(IdentKey), key_cmp);
@@ -426,36 +460,51 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 	ids = palloc0(sizeof(pg_uuid_t) * n);
 	found = palloc0(sizeof(bool) * n);
 	tags = palloc0(sizeof(LOCKTAG) * n);
+	limits = palloc0(sizeof(int32) * n);
+	held = palloc0(sizeof(int64) * n);
 
 	for (;;)
 	{
 		bool		all_found = true;
+		bool		limited = false;
 		TransactionId xwait = InvalidTransactionId;
 		int			owner;
 		int			other;
 
 		CHECK_FOR_INTERRUPTS();
 
-		/* 1. lock-free MVCC probes */
-		for (int i = 0; i < n; i++)
+		/*
+		 * 1. lock-free MVCC probes; not after a merge of this call, which
+		 * the statement's snapshot cannot see (the dirty probes do)
+		 */
+		if (lock_free)
 		{
-			found[i] = lookup_find(s, &keys[i], &ids[i]);
-			all_found &= found[i];
-		}
-		owner = rule_first_owner(ids, found, n, &other);
-		if (other >= 0)
-			rule_split(keys, ids, found, n);
-		if (all_found)
-		{
-			*account_id = ids[owner];
-			return false;
+			for (int i = 0; i < n; i++)
+			{
+				found[i] = lookup_find(s, &keys[i], &ids[i]);
+				all_found &= found[i];
+			}
+			owner = rule_first_owner(ids, found, n, &other);
+			if (other >= 0)
+			{
+				if (resolve)
+					return rule_report_owners(resolve, ids, found, n);
+				rule_split(keys, ids, found, n);
+			}
+			if (all_found)
+			{
+				*account_id = ids[owner];
+				return false;
+			}
 		}
 
-		/* 2. lock what the foreign keys would, all key locks in order */
+		/*
+		 * 2. lock what the foreign keys would (every key's type: a key found
+		 * above may be gone below), all key locks in order
+		 */
 		check_writable(&keys[0]);
 		for (int i = 0; i < n; i++)
-			if (!found[i])
-				rowlock_type(s, &keys[i]);
+			limits[i] = rowlock_type(s, &keys[i]);
 		for (int i = 0; i < n; i++)
 			lock_key(&keys[i], &tags[i]);
 
@@ -472,20 +521,40 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 		if (other >= 0)
 		{
 			unlock_keys(tags, n);
+			if (resolve)
+				return rule_report_owners(resolve, ids, found, n);
 			rule_split(keys, ids, found, n);
 		}
+		for (int i = 0; i < n; i++)
+			limited |= !found[i] && limits[i] > 0;
 
 		/*
 		 * Attaching to an existing account: hold its row FOR KEY SHARE, as
-		 * the foreign key would (ROW LOCKS in rowlock.c).  Never wait while holding the
-		 * key locks: if the row is busy (a DELETE in progress), release
-		 * them, wait for the row, and start over.
+		 * the foreign key would (ROW LOCKS in rowlock.c), or, attaching a
+		 * type with a limit, touched (LIMITED ATTACHES in limits.c).  Never
+		 * wait while holding the key locks: if the row is busy (a DELETE in
+		 * progress), or must be touched, release them, wait for the row,
+		 * and start over.
 		 */
 		if (owner >= 0)
 		{
 			AccountRow	row;
 			AccountLockResult lr;
 
+			if (limited && (!touched || memcmp(&touched_id, &ids[owner], sizeof(pg_uuid_t)) != 0))
+			{
+				unlock_keys(tags, n);
+				if (!limits_touch(false, &ids[owner], &row))
+				{
+					if (++missing_owner > 3)
+						rule_lost_account(&keys[owner], &ids[owner]);
+					continue;
+				}
+				rule_check_attachable(&ids[owner], &row);
+				touched = true;
+				touched_id = ids[owner];
+				continue;
+			}
 			lr = rowlock_account(s, &ids[owner], false, &row);
 			if (lr != ACCOUNT_LOCKED)
 			{
@@ -501,10 +570,20 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 				unlock_keys(tags, n);
 				rule_check_attachable(&ids[owner], &row);
 			}
+			if (limited)
+			{
+				for (int i = 0; i < n; i++)
+					if (limits[i] > 0)
+						held[i] = limits_count(false, &ids[owner], &keys[i]);
+				rule_check_limits(keys, limits, found, n, &ids[owner], held);
+			}
 			*account_id = ids[owner];
 		}
 		else
+		{
+			rule_check_limits(keys, limits, NULL, n, NULL, NULL);
 			statement_insert_account(s, &keys[0], account_id);
+		}
 		for (int i = 0; i < n; i++)
 			if (!found[i])
 				statement_insert_identifier(s, &keys[i], account_id);

@@ -19,7 +19,7 @@ extern bool lookup_find_or_create(Lookup *l, const IdentKey *key,
 								  const pg_uuid_t *attach_to,
 								  pg_uuid_t *account_id);
 extern bool lookup_find_or_create_all(Lookup *l, IdentKey *keys, int nkeys,
-									  pg_uuid_t *account_id);
+									  Resolve *resolve, pg_uuid_t *account_id);
 extern bool lookup_lock_account(Lookup *l, const pg_uuid_t *account_id,
 								AccountRow *row);
 

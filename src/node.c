@@ -6,12 +6,17 @@
  *   node_journal_distributed()   the change journal's distributed tables
  *                                exist (1.6; a cluster distributed by 1.5
  *                                has them once distribute() ran again)
+ *   node_record_distributed()    the fields' and limits' distributed
+ *                                tables exist (1.8; a cluster distributed
+ *                                by 1.7 has them once distribute() ran
+ *                                again)
  *   node_has_internal_schema()   the schema is 1.7's or later
  *   node_local_placement(t)      this node's copy of reference table t
  *   node_extension_owner()       the role the extension's functions run as
  *
  * and the SQL guard functions accounts_internal.is_distributed(),
- * is_journal_distributed() and (for 1.5 schemas) accounts.check_node().
+ * is_journal_distributed(), is_record_distributed() and (for 1.5 schemas)
+ * accounts.check_node().
  *
  * THE CITUS GUARD
  * ===============
@@ -60,11 +65,13 @@
 ACCOUNT_FUNCTION(account_check_node);
 ACCOUNT_FUNCTION(account_is_distributed);
 ACCOUNT_FUNCTION(account_is_journal_distributed);
+ACCOUNT_FUNCTION(account_is_record_distributed);
 
 static bool node_checked = false;
 static bool node_citus = false;
 static bool node_distributed = false;
 static bool node_journal = false;	/* accounts.dist_events exists (1.6) */
+static bool node_record = false;	/* accounts.dist_account_fields exists (1.8) */
 static bool node_internal = false;	/* schema accounts_internal exists (1.7) */
 static Oid	extension_owner = InvalidOid;
 
@@ -107,6 +114,8 @@ check_node(void)
 		OidIsValid(get_relname_relid("dist_identifiers", ns));
 	node_journal = node_distributed &&
 		OidIsValid(get_relname_relid("dist_events", ns));
+	node_record = node_distributed &&
+		OidIsValid(get_relname_relid("dist_account_fields", ns));
 	node_internal = OidIsValid(get_namespace_oid("accounts_internal", true));
 	node_checked = true;
 }
@@ -145,6 +154,18 @@ node_journal_distributed(void)
 {
 	check_node();
 	return node_journal;
+}
+
+/*
+ * Do the distributed tables hold fields and identifier limits (1.8)?  Not
+ * on a cluster distributed by 1.7 until distribute() runs again after the
+ * update.
+ */
+bool
+node_record_distributed(void)
+{
+	check_node();
+	return node_record;
 }
 
 /*
@@ -325,4 +346,14 @@ Datum
 account_is_journal_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
 {
 	PG_RETURN_BOOL(node_journal_distributed());
+}
+
+/*
+ * accounts_internal.is_record_distributed() RETURNS boolean: whether the
+ * distributed tables hold fields and identifier limits.
+ */
+Datum
+account_is_record_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	PG_RETURN_BOOL(node_record_distributed());
 }

@@ -11,6 +11,7 @@
 
 extern bool node_is_distributed(void);
 extern bool node_journal_distributed(void);
+extern bool node_record_distributed(void);
 extern bool node_has_internal_schema(void);
 extern void node_refuse_undistributed(void);
 extern void node_refuse_distributed(const char *what);

@@ -72,6 +72,7 @@ static struct
 	Oid			relid;
 	char		account_type[ACCOUNT_MAX_NAME_BYTES + 1];
 	char		id_type[ACCOUNT_MAX_NAME_BYTES + 1];
+	int32		limit;			/* the locked version's max_per_account */
 }			lock_memo;
 
 static bool xact_callback_registered = false;
@@ -157,10 +158,33 @@ slot_text_equals(TupleTableSlot *slot, AttrNumber attnum, const char *s)
 }
 
 /*
- * Lock key's identifier_types row FOR KEY SHARE (see ROW LOCKS above), or
- * raise 42704 if the type was dropped since it was resolved.
+ * The limit (max_per_account, 1.8) of a locked identifier_types row, or of
+ * a Citus node's copy of it: 0 for none, or where the column does not
+ * exist yet.
  */
-void
+int32
+rowlock_slot_limit(TupleTableSlot *slot, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (attnum == InvalidAttrNumber)
+		return 0;
+	d = slot_getattr(slot, attnum, &isnull);
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
+/*
+ * Lock key's identifier_types row FOR KEY SHARE (see ROW LOCKS above), or
+ * raise 42704 if the type was dropped since it was resolved.  Returns the
+ * type's limit (0: none) as the locked version has it: the current one,
+ * whatever the cache said, because a limit is a key column
+ * (sql/parts/10_tables.sql, THE LIMIT IS A KEY): a change committed before
+ * the lock is the version found (READ COMMITTED: the lock follows the
+ * update chain to it; REPEATABLE READ: a change after the snapshot is
+ * 40001), and none can commit while the lock is held.
+ */
+int32
 rowlock_type(Lookup *s, const IdentKey *key)
 {
 	SubTransactionId subid = GetCurrentSubTransactionId();
@@ -168,12 +192,13 @@ rowlock_type(Lookup *s, const IdentKey *key)
 	TupleTableSlot *slot;
 	ScanKeyData skey[2];
 	RowLockResult res;
+	int32		limit = 0;
 
 	if (lock_memo.valid && lock_memo.subid == subid &&
 		lock_memo.relid == s->rels->identifier_types &&
 		strcmp(lock_memo.account_type, key->account_type) == 0 &&
 		strcmp(lock_memo.id_type, key->id_type) == 0)
-		return;
+		return lock_memo.limit;
 
 	if (!xact_callback_registered)
 	{
@@ -191,6 +216,8 @@ rowlock_type(Lookup *s, const IdentKey *key)
 		(!slot_text_equals(slot, s->rels->itype_account_type, key->account_type) ||
 		 !slot_text_equals(slot, s->rels->itype_name, key->id_type)))
 		res = ROW_MISSING;
+	if (res == ROW_LOCKED)
+		limit = rowlock_slot_limit(slot, s->rels->itype_max_per_account);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(heap, NoLock);
 	if (res != ROW_LOCKED)
@@ -201,6 +228,8 @@ rowlock_type(Lookup *s, const IdentKey *key)
 	lock_memo.relid = s->rels->identifier_types;
 	strlcpy(lock_memo.account_type, key->account_type, sizeof(lock_memo.account_type));
 	strlcpy(lock_memo.id_type, key->id_type, sizeof(lock_memo.id_type));
+	lock_memo.limit = limit;
+	return limit;
 }
 
 /*

@@ -24,7 +24,8 @@ typedef enum AccountLockResult
 	ACCOUNT_WOULD_BLOCK			/* only when !wait */
 } AccountLockResult;
 
-extern void rowlock_type(Lookup *l, const IdentKey *key);
+extern int32 rowlock_type(Lookup *l, const IdentKey *key);
+extern int32 rowlock_slot_limit(TupleTableSlot *slot, AttrNumber attnum);
 extern AccountLockResult rowlock_account(Lookup *l, const pg_uuid_t *account_id,
 										 bool wait, AccountRow *row);
 extern bool rowlock_key_share(Relation heap, ScanKey skey, int nkeys,

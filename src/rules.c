@@ -7,6 +7,8 @@
  *
  *   rule_first_owner(), rule_split()   the identifiers of one call belong
  *                                      to one account, or 21000
+ *   rule_report_owners()               or, for the merging call, the
+ *                                      accounts they belong to (resolve.c)
  *   rule_check_attachable()            a merged or redacted account takes
  *                                      no identifiers: 55000
  *   rule_read_only()                   creating needs a read-write
@@ -21,6 +23,13 @@
  *   rule_lost_account()                an identifier whose account does not
  *                                      exist (changed outside the
  *                                      extension): 23503
+ *   rule_check_limit()                 more identifiers of a type on one
+ *                                      account than its limit: 23514 (1.8;
+ *                                      merges too, through
+ *                                      accounts_internal.check_identifier_limit())
+ *   rule_check_limits()                the same for the keys of one call
+ *   rule_limited_race()                a limited attach that would have to
+ *                                      wait holding rows: 40001 (Citus)
  */
 #include "postgres.h"
 
@@ -62,6 +71,29 @@ rule_first_owner(const pg_uuid_t *ids, const bool *found, int n, int *other)
 		}
 	}
 	return first;
+}
+
+/*
+ * The distinct accounts the found keys (found[i], on ids[i]) belong to, for
+ * the merging call (Resolve in account.h); returns false, the result of a
+ * call that created nothing.
+ */
+bool
+rule_report_owners(Resolve *resolve, const pg_uuid_t *ids, const bool *found, int n)
+{
+	resolve->nowners = 0;
+	for (int i = 0; i < n; i++)
+	{
+		bool		seen = false;
+
+		if (!found[i])
+			continue;
+		for (int j = 0; j < resolve->nowners && !seen; j++)
+			seen = memcmp(&resolve->owners[j], &ids[i], sizeof(pg_uuid_t)) == 0;
+		if (!seen)
+			resolve->owners[resolve->nowners++] = ids[i];
+	}
+	return false;
 }
 
 /* 21000: the found keys belong to more than one account; the detail names them. */
@@ -186,4 +218,75 @@ rule_lost_account(const IdentKey *key, const pg_uuid_t *owner)
 			 errmsg("identifier %s \"%s\" belongs to account %s, which does not exist",
 					key->id_type, key->value, rule_uuid_text(owner)),
 			 errhint("The tables were changed outside the extension; remove the identifier with DELETE FROM accounts.identifiers.")));
+}
+
+/*
+ * 23514: account_id (NULL: a new account) would hold held identifiers of
+ * id_type, more than its limit allows (accounts.set_identifier_limit());
+ * nothing is raised when limit is 0 (none) or held is within it.
+ */
+void
+rule_check_limit(const char *account_type, const char *id_type,
+				 const pg_uuid_t *account_id, int64 held, int32 limit)
+{
+	if (limit <= 0 || held <= limit)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("%s would hold " INT64_FORMAT " identifiers of type \"%s\"",
+					account_id ? psprintf("account %s", rule_uuid_text(account_id)) : "a new account",
+					held, id_type),
+			 errdetail("Identifier type \"%s\" of account type \"%s\" allows at most %d per account.",
+					   id_type, account_type, limit),
+			 errhint("Remove one first with accounts.remove_identifier(), or change the limit with accounts.set_identifier_limit().")));
+}
+
+/*
+ * 40001: on Citus, a call that was creating an account found that a
+ * concurrent call created one with some of the same identifiers first, and
+ * attaching the rest to it would need the limit's lock on that account
+ * while holding rows of its own (THE PROTOCOL ON CITUS in dist.c).
+ */
+void
+rule_limited_race(const IdentKey *key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to a concurrent creation of an account for %s \"%s\" of account type \"%s\"",
+					key->id_type, key->value, key->account_type),
+			 errdetail("Identifier type \"%s\" has a limit per account, and another call created the account first.",
+					   key->id_type),
+			 errhint("Retry the transaction; it will find the account and attach the other identifiers to it.")));
+}
+
+/*
+ * The limits of n keys (limits[i], 0: none) that go to one account
+ * (account_id; NULL: a new one): 23514 if it would hold more of a type than
+ * its limit, counting held[i] identifiers of keys[i]'s type it holds
+ * already (held NULL: none) and the keys of that type not in skip (skip may
+ * be NULL).
+ */
+void
+rule_check_limits(const IdentKey *keys, const int32 *limits, const bool *skip, int n,
+				  const pg_uuid_t *account_id, const int64 *held)
+{
+	for (int i = 0; i < n; i++)
+	{
+		int64		count = held ? held[i] : 0;
+		bool		first = true;
+
+		if (limits[i] <= 0)
+			continue;
+		for (int j = 0; j < n; j++)
+		{
+			if (strcmp(keys[j].id_type, keys[i].id_type) != 0)
+				continue;
+			if (j < i)
+				first = false;	/* the type was checked at j */
+			if (skip == NULL || !skip[j])
+				count++;
+		}
+		if (first)
+			rule_check_limit(keys[i].account_type, keys[i].id_type, account_id, count, limits[i]);
+	}
 }

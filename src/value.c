@@ -1,11 +1,15 @@
 /*
- * value.c: normalizing an identifier value for its type.
+ * value.c: normalizing an identifier value for its type, and a field value
+ * for its kind.
  *
  * normalize.c does the work in UTF-8 with ICU and knows nothing of the
  * backend; this wraps it: conversion from and to the server encoding,
- * palloc, the length limits and the errors.  Every value the extension
- * stores or looks up, on one node and on Citus, comes through
- * value_normalize().
+ * palloc, the length limits and the errors.  Every identifier value the
+ * extension stores or looks up, on one node and on Citus, comes through
+ * value_normalize(); every text, email or phone field value (1.8) through
+ * value_normalize_field(), with the same rules: a text field as a
+ * case-sensitive text identifier (its case is kept), email and phone
+ * fields as identifiers of those kinds.
  */
 #include "postgres.h"
 
@@ -44,7 +48,8 @@ norm_pfree(void *ptr)
  * time on a megabyte of padding.
  */
 static void
-value_too_long(const char *id_type, const char *value, bool raw, size_t len)
+value_too_long(const char *id_type, const char *value, bool raw, size_t len,
+			   bool field)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
@@ -52,10 +57,14 @@ value_too_long(const char *id_type, const char *value, bool raw, size_t len)
 			 raw ?
 			 errdetail("The value is %zu bytes; values of more than %d bytes are refused before they are normalized.",
 					   len, ACCOUNT_MAX_RAW_BYTES) :
-			 errdetail("The normalized value is %zu bytes; normalized identifier values are at most %d bytes.",
-					   len, ACCOUNT_MAX_VALUE_BYTES),
+			 errdetail("The normalized value is %zu bytes; normalized %s values are at most %d bytes.",
+					   len, field ? "field" : "identifier", ACCOUNT_MAX_VALUE_BYTES),
+			 field ? errhint("Store a shorter value.") :
 			 errhint("Store a shorter identifier, for example a hash of the value.")));
 }
+
+static char *normalize(const char *account_type, const char *name, IdentKind kind,
+					   bool case_sensitive, const char *value, bool field);
 
 /*
  * Normalize value (server encoding) for the identifier type id_type of
@@ -66,6 +75,26 @@ char *
 value_normalize(const char *account_type, const char *id_type,
 				const IdentType *type, const char *value)
 {
+	return normalize(account_type, id_type, type->kind, type->case_sensitive,
+					 value, false);
+}
+
+/*
+ * Normalize value (server encoding) for the field name of account_type,
+ * of kind (text, email or phone); the same errors as value_normalize().
+ */
+char *
+value_normalize_field(const char *account_type, const char *name,
+					  IdentKind kind, const char *value)
+{
+	return normalize(account_type, name, kind, kind == IDENT_KIND_TEXT,
+					 value, true);
+}
+
+static char *
+normalize(const char *account_type, const char *id_type, IdentKind kind,
+		  bool case_sensitive, const char *value, bool field)
+{
 	size_t		len = strlen(value);
 	const char *utf8;
 	char	   *out = NULL;
@@ -75,12 +104,12 @@ value_normalize(const char *account_type, const char *id_type,
 	char	   *result;
 
 	if (len > ACCOUNT_MAX_RAW_BYTES)
-		value_too_long(id_type, value, true, len);
+		value_too_long(id_type, value, true, len, field);
 
 	/* conversions are the identity in a UTF-8 database: skip them */
 	utf8 = GetDatabaseEncoding() == PG_UTF8 ? value
 		: pg_server_to_any(value, (int) len, PG_UTF8);
-	st = ident_normalize(type->kind, type->case_sensitive, utf8, strlen(utf8),
+	st = ident_normalize(kind, case_sensitive, utf8, strlen(utf8),
 						 &out, &outlen, &why, norm_palloc, norm_pfree);
 	switch (st)
 	{
@@ -90,7 +119,9 @@ value_normalize(const char *account_type, const char *id_type,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s value \"%s\" is empty", id_type, value_clip(value)),
-					 errdetail("Identifier values are trimmed of white space, and invisible characters (default-ignorable code points) are dropped; nothing is left."),
+					 errdetail("%s values are trimmed of white space, and invisible characters (default-ignorable code points) are dropped; nothing is left.",
+							   field ? "Field" : "Identifier"),
+					 field ? errhint("Pass a non-empty value, or null to remove the field.") :
 					 errhint("Pass a non-empty identifier value.")));
 			break;
 		case NORM_BAD_ENCODING:
@@ -104,9 +135,9 @@ value_normalize(const char *account_type, const char *id_type,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid %s value \"%s\": %s",
 							id_type, value_clip(value), why),
-					 errhint("Identifier type \"%s\" of account type \"%s\" is of kind %s.",
-							 id_type, account_type,
-							 type->kind == IDENT_KIND_EMAIL ? "email" : "phone")));
+					 errhint("%s \"%s\" of account type \"%s\" is of kind %s.",
+							 field ? "Field" : "Identifier type", id_type, account_type,
+							 kind == IDENT_KIND_EMAIL ? "email" : "phone")));
 			break;
 		case NORM_ICU_ERROR:
 			ereport(ERROR,
@@ -118,7 +149,7 @@ value_normalize(const char *account_type, const char *id_type,
 	}
 
 	if (outlen > ACCOUNT_MAX_VALUE_BYTES)
-		value_too_long(id_type, value, false, outlen);
+		value_too_long(id_type, value, false, outlen, field);
 
 	if (GetDatabaseEncoding() == PG_UTF8)
 		return out;

@@ -1,5 +1,6 @@
 /*
- * value.h: an identifier value normalized for its type (value.c): the
+ * value.h: an identifier value normalized for its type, a field value for
+ * its kind (value.c): the
  * server encoding in and out, the length limits and the errors, around the
  * backend-free normalizer (normalize.c).  Beside types.c, below call.c.
  */
@@ -17,6 +18,8 @@
 
 extern char *value_normalize(const char *account_type, const char *id_type,
 							 const IdentType *type, const char *value);
+extern char *value_normalize_field(const char *account_type, const char *name,
+								   IdentKind kind, const char *value);
 extern const char *value_clip(const char *value);
 
 #endif							/* ACCOUNT_VALUE_H */

@@ -41,10 +41,25 @@ CREATE TABLE accounts.identifier_types (
     CONSTRAINT identifier_types_kind_check
         CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'email', 'phone'])),
     CONSTRAINT identifier_types_case_check
-        CHECK (NOT case_sensitive OR kind OPERATOR(pg_catalog.=) 'text')
+        CHECK (NOT case_sensitive OR kind OPERATOR(pg_catalog.=) 'text'),
+    -- 1.8: at most this many identifiers of the type per account (NULL: no
+    -- limit; accounts.set_identifier_limit())
+    max_per_account integer,
+    CONSTRAINT identifier_types_max_check
+        CHECK (max_per_account IS NULL OR max_per_account OPERATOR(pg_catalog.>=) 1)
 );
 COMMENT ON TABLE accounts.identifier_types IS
     'Kinds of identifier per account type; reference_id exists for every account type';
+/*
+ * THE LIMIT IS A KEY (1.8).  max_per_account is part of a unique key, so
+ * that changing it is a key update: it waits for every creator holding the
+ * type's row FOR KEY SHARE (src/rowlock.c), and a creator that waited
+ * finds the new version, whose limit it then enforces
+ * (set_identifier_limit(), 30_registry.sql).  A plain column would be a
+ * no-key update, which a FOR KEY SHARE lock does not wait for.
+ */
+CREATE UNIQUE INDEX identifier_types_limit_key
+    ON accounts.identifier_types (account_type, name, max_per_account);
 
 CREATE TYPE accounts.account_status AS ENUM ('active', 'archived', 'merged', 'redacted');
 COMMENT ON TYPE accounts.account_status IS
@@ -66,6 +81,9 @@ CREATE TABLE accounts.accounts (
     tags          text[] COLLATE "C" NOT NULL DEFAULT '{}',
     updated_at    timestamptz,
     redacted_at   timestamptz,
+    -- 1.8: the account's fields (THE ACCOUNT RECORD, 55_record.sql);
+    -- NULL when it has none
+    fields        jsonb,
     CONSTRAINT accounts_pkey PRIMARY KEY (id)
 );
 CREATE INDEX accounts_tags_idx ON accounts.accounts USING gin (tags)
@@ -97,6 +115,27 @@ CREATE TABLE accounts.identifiers (
 CREATE INDEX identifiers_account_id_idx ON accounts.identifiers (account_id);
 COMMENT ON TABLE accounts.identifiers IS
     'Identifiers (normalized) and the account each belongs to; unique per (account_type, id_type, value)';
+
+/*
+ * THE ACCOUNT RECORD (1.8): the fields an account of a type may hold
+ * (accounts.create_field()); their values are in accounts.accounts.fields.
+ * personal fields are erased by a redaction, the others stay.
+ */
+CREATE TABLE accounts.account_fields (
+    account_type  text COLLATE "C" NOT NULL
+                  REFERENCES accounts.account_types (name) ON DELETE CASCADE,
+    name          text COLLATE "C" NOT NULL,
+    kind          text COLLATE "C" NOT NULL DEFAULT 'text',
+    personal      boolean NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT account_fields_pkey PRIMARY KEY (account_type, name),
+    CONSTRAINT account_fields_name_check
+        CHECK (name OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
+    CONSTRAINT account_fields_kind_check
+        CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'email', 'phone', 'date', 'number', 'boolean']))
+);
+COMMENT ON TABLE accounts.account_fields IS
+    'The fields accounts of a type may hold (accounts.create_field()); personal ones are erased by a redaction';
 
 /*
  * The referencing side of the foreign keys above is not checked by
@@ -220,7 +259,8 @@ CREATE TYPE accounts_internal.account_row AS (
     tags          text[] COLLATE "C",
     created_at    timestamptz,
     updated_at    timestamptz,
-    redacted_at   timestamptz
+    redacted_at   timestamptz,
+    fields        jsonb
 );
 
 /*
@@ -300,6 +340,8 @@ ALTER TABLE accounts.identifiers ALTER COLUMN value SET STATISTICS 0;
 ALTER TABLE accounts.events ALTER COLUMN detail SET STATISTICS 0;
 ALTER TABLE accounts.identifiers SET (vacuum_index_cleanup = on);
 ALTER TABLE accounts.events SET (vacuum_index_cleanup = on);
+-- 1.8: the fields of an account, personal ones among them
+ALTER TABLE accounts.accounts ALTER COLUMN fields SET STATISTICS 0;
 /*
  * Redaction erases an identifier's value from the events of every account
  * that held it (redact_node_events()): the account redacted, the accounts

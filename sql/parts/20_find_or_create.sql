@@ -56,12 +56,12 @@ COMMENT ON FUNCTION accounts.assign_account() IS
     'BEFORE INSERT OR UPDATE row trigger: sets a uuid column to the account of a source column; arguments (account_type, id_type, source_column, target_column)';
 
 CREATE OR REPLACE FUNCTION accounts.find_or_create_account(
-        type text, identifiers accounts.identifier[],
+        type text, identifiers accounts.identifier[], on_conflict text DEFAULT 'error',
         OUT account_id uuid, OUT created boolean)
     AS 'MODULE_PATHNAME', 'account_find_or_create_multi'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
-COMMENT ON FUNCTION accounts.find_or_create_account(text, accounts.identifier[]) IS
-    'The account holding any of these identifiers (attaching the others), or a new one holding all; 21000 if they belong to different accounts';
+COMMENT ON FUNCTION accounts.find_or_create_account(text, accounts.identifier[], text) IS
+    'The account holding any of these identifiers (attaching the others), or a new one holding all; when they belong to different accounts: 21000 (on_conflict => error), or those accounts merged into the oldest (on_conflict => merge)';
 
 CREATE OR REPLACE FUNCTION accounts.add_identifier(account_id uuid, id_type text, value text)
     RETURNS boolean

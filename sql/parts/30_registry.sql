@@ -206,6 +206,192 @@ COMMENT ON FUNCTION accounts.drop_account_type(text) IS
     'Drop an account type (and its identifier types) that no account uses';
 
 /*
+ * THE ACCOUNT RECORD'S REGISTRY (1.8): fields and identifier limits.
+ *
+ * A field is declared per account type with a kind (text, email, phone,
+ * date, number, boolean) and whether it is personal (erased by a
+ * redaction).  Writers of values hold the declaration FOR KEY SHARE
+ * (set_fields(), 55_record.sql); drop_field() deletes it, which waits for
+ * them, then looks for values (Citus: after settling every node): a field
+ * in use is not dropped (2BP01).  Both need READ COMMITTED to see what
+ * they waited for.
+ *
+ * An identifier limit caps how many identifiers of a type one account
+ * holds.  set_identifier_limit() changes a key column of the type's row
+ * (10_tables.sql, THE LIMIT IS A KEY), which waits for every creator of
+ * the type in progress on every node and makes every later one wait and
+ * read the new limit; then it looks for an account over the new limit
+ * (23514, nothing changed).  Every writer enforces it: attaching
+ * (src/limits.c), creating with several identifiers, merging
+ * (merge_core()).
+ */
+/* Registry changes that must see what they waited for: READ COMMITTED, on one node and on Citus. */
+CREATE OR REPLACE FUNCTION accounts_internal.require_read_committed(what text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        RAISE EXCEPTION '% runs under READ COMMITTED', require_read_committed.what
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'It waits for the writers in progress and then looks at what they wrote, which a REPEATABLE READ snapshot cannot see.',
+                  HINT = 'Call it in a READ COMMITTED transaction.';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION accounts.create_field(account_type text, name text, kind text DEFAULT 'text',
+        personal boolean DEFAULT true) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF create_field.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_field.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_field.kind IS NULL THEN
+        RAISE EXCEPTION 'argument "kind" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_field.personal IS NULL THEN
+        RAISE EXCEPTION 'argument "personal" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF create_field.name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid field name "%"', create_field.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Names start with a lowercase letter, then up to 62 lowercase letters, digits or underscores.';
+    END IF;
+    IF create_field.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['text', 'email', 'phone', 'date', 'number', 'boolean']) THEN
+        RAISE EXCEPTION 'unknown field kind "%"', create_field.kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The kinds are text, email, phone, date, number and boolean.';
+    END IF;
+    PERFORM accounts_internal.store_require_record();
+    PERFORM accounts_internal.store_registry_lock();
+    IF NOT accounts_internal.store_lock_account_type(create_field.account_type::pg_catalog.text) THEN
+        RAISE EXCEPTION 'account type "%" does not exist', create_field.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it first with accounts.create_account_type().';
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM accounts_internal.store_fields(create_field.account_type::pg_catalog.text))
+       OPERATOR(pg_catalog.>=) 100 THEN
+        RAISE EXCEPTION 'account type "%" has 100 fields already', create_field.account_type
+            USING ERRCODE = 'program_limit_exceeded',
+                  HINT = 'An account type has at most 100 fields; drop one with accounts.drop_field() first.';
+    END IF;
+    IF NOT accounts_internal.store_insert_field(create_field.account_type::pg_catalog.text,
+                                                create_field.name::pg_catalog.text,
+                                                create_field.kind::pg_catalog.text,
+                                                create_field.personal::pg_catalog.bool) THEN
+        RAISE EXCEPTION 'field "%" already exists for account type "%"', create_field.name, create_field.account_type
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'List the fields with SELECT * FROM accounts.account_fields.';
+    END IF;
+    PERFORM accounts_internal.journal_event(NULL::uuid, create_field.account_type::pg_catalog.text,
+                                            'field.created'::pg_catalog.text,
+                                            pg_catalog.jsonb_build_object('name', create_field.name,
+                                                                          'kind', create_field.kind,
+                                                                          'personal', create_field.personal));
+END
+$$;
+COMMENT ON FUNCTION accounts.create_field(text, text, text, boolean) IS
+    'Declare a field that accounts of a type may hold (kind text, email, phone, date, number or boolean; personal fields are erased by a redaction)';
+
+CREATE OR REPLACE FUNCTION accounts.drop_field(account_type text, name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF drop_field.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    IF drop_field.name IS NULL THEN
+        RAISE EXCEPTION 'argument "name" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a value for every argument.';
+    END IF;
+    PERFORM accounts_internal.store_require_record();
+    PERFORM accounts_internal.require_read_committed('drop_field()'::pg_catalog.text);
+    PERFORM accounts_internal.store_registry_lock();
+    IF NOT accounts_internal.store_delete_field(drop_field.account_type::pg_catalog.text,
+                                                drop_field.name::pg_catalog.text) THEN
+        RAISE EXCEPTION 'field "%" does not exist for account type "%"', drop_field.name, drop_field.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List the fields with SELECT * FROM accounts.account_fields.';
+    END IF;
+    IF accounts_internal.store_field_in_use(drop_field.account_type::pg_catalog.text, drop_field.name::pg_catalog.text) THEN
+        RAISE EXCEPTION 'field "%" of account type "%" is in use', drop_field.name, drop_field.account_type
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Accounts hold values of it.',
+                  HINT = pg_catalog.format('Remove the values first: accounts.set_fields(id, %L) for each account that has one.',
+                                           pg_catalog.jsonb_build_object(drop_field.name, NULL::jsonb));
+    END IF;
+    PERFORM accounts_internal.journal_event(NULL::uuid, drop_field.account_type::pg_catalog.text,
+                                            'field.dropped'::pg_catalog.text,
+                                            pg_catalog.jsonb_build_object('name', drop_field.name));
+END
+$$;
+COMMENT ON FUNCTION accounts.drop_field(text, text) IS
+    'Drop a field that no account holds a value of';
+
+CREATE OR REPLACE FUNCTION accounts.set_identifier_limit(account_type text, id_type text, max_per_account integer)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    over uuid;
+    outcome text;
+BEGIN
+    IF set_identifier_limit.account_type IS NULL THEN
+        RAISE EXCEPTION 'argument "account_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type, an identifier type and a limit (NULL: none).';
+    END IF;
+    IF set_identifier_limit.id_type IS NULL THEN
+        RAISE EXCEPTION 'argument "id_type" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an account type, an identifier type and a limit (NULL: none).';
+    END IF;
+    IF set_identifier_limit.max_per_account OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'invalid limit %', set_identifier_limit.max_per_account
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A limit is at least 1; NULL removes it.';
+    END IF;
+    PERFORM accounts_internal.store_require_record();
+    PERFORM accounts_internal.require_read_committed('set_identifier_limit()'::pg_catalog.text);
+    PERFORM accounts_internal.store_registry_lock();
+    -- waits for every creator of the type in progress (THE LIMIT IS A KEY)
+    outcome := accounts_internal.store_set_identifier_limit(set_identifier_limit.account_type::pg_catalog.text,
+                                                            set_identifier_limit.id_type::pg_catalog.text,
+                                                            set_identifier_limit.max_per_account::pg_catalog.int4);
+    IF outcome OPERATOR(pg_catalog.=) 'unchanged' THEN
+        RETURN;
+    END IF;
+    IF outcome OPERATOR(pg_catalog.=) 'missing' THEN
+        RAISE EXCEPTION 'identifier type "%" does not exist for account type "%"',
+                        set_identifier_limit.id_type, set_identifier_limit.account_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List identifier types with SELECT * FROM accounts.identifier_types.';
+    END IF;
+    IF set_identifier_limit.max_per_account IS NOT NULL THEN
+        over := accounts_internal.store_limit_violator(set_identifier_limit.account_type::pg_catalog.text,
+                                                       set_identifier_limit.id_type::pg_catalog.text,
+                                                       set_identifier_limit.max_per_account::pg_catalog.int4);
+        IF over IS NOT NULL THEN
+            RAISE EXCEPTION 'account % holds more than % identifiers of type "%"', over,
+                            set_identifier_limit.max_per_account, set_identifier_limit.id_type
+                USING ERRCODE = 'check_violation',
+                      DETAIL = 'A limit applies to the accounts that exist too.',
+                      HINT = 'Remove identifiers with accounts.remove_identifier() first, or choose a higher limit.';
+        END IF;
+    END IF;
+    PERFORM accounts_internal.journal_event(NULL::uuid, set_identifier_limit.account_type::pg_catalog.text,
+                                            'identifier_type.limited'::pg_catalog.text,
+                                            pg_catalog.jsonb_build_object('name', set_identifier_limit.id_type,
+                                                                          'max_per_account', set_identifier_limit.max_per_account));
+END
+$$;
+COMMENT ON FUNCTION accounts.set_identifier_limit(text, text, integer) IS
+    'Cap how many identifiers of a type one account may hold (NULL: no limit); 23514 if an account holds more already';
+
+/*
  * Detach an identifier.  The account's row is updated to itself first: it
  * waits for a merge or redaction of the account, serializes removals from
  * it (an account never loses its last identifier), and makes a concurrent

@@ -80,24 +80,28 @@ BEGIN
     IF NOT accounts_internal.is_distributed() THEN
         IF strength OPERATOR(pg_catalog.=) 'update' THEN
             RETURN QUERY SELECT a.id, a.account_type::text, a.status, a.merged_into, a.tags::text[], a.created_at,
-                                a.updated_at, a.redacted_at
+                                a.updated_at, a.redacted_at, a.fields
                            FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) ANY (sorted)
                           ORDER BY a.id FOR UPDATE;
         ELSIF strength OPERATOR(pg_catalog.=) 'no key update' THEN
             RETURN QUERY SELECT a.id, a.account_type::text, a.status, a.merged_into, a.tags::text[], a.created_at,
-                                a.updated_at, a.redacted_at
+                                a.updated_at, a.redacted_at, a.fields
                            FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) ANY (sorted)
                           ORDER BY a.id FOR NO KEY UPDATE;
         ELSE
             RETURN QUERY SELECT a.id, a.account_type::text, a.status, a.merged_into, a.tags::text[], a.created_at,
-                                a.updated_at, a.redacted_at
+                                a.updated_at, a.redacted_at, a.fields
                            FROM accounts.accounts a WHERE a.id OPERATOR(pg_catalog.=) ANY (sorted)
                           ORDER BY a.id;
         END IF;
         RETURN;
     END IF;
+    -- fields: 1.8's column, once distribute() finished the update
     q := 'SELECT a.id, a.account_type::pg_catalog.text, a.status, a.merged_into, a.tags::pg_catalog.text[],'
-         ' a.created_at, a.updated_at, a.redacted_at FROM accounts.dist_accounts a'
+         ' a.created_at, a.updated_at, a.redacted_at, '
+         OPERATOR(pg_catalog.||) CASE WHEN accounts_internal.is_record_distributed() THEN 'a.fields'
+                                      ELSE 'NULL::jsonb' END
+         OPERATOR(pg_catalog.||) ' FROM accounts.dist_accounts a'
          ' WHERE a.route OPERATOR(pg_catalog.=) $1 AND a.id OPERATOR(pg_catalog.=) $2'
          OPERATOR(pg_catalog.||) CASE strength WHEN 'update' THEN ' FOR UPDATE'
                                                WHEN 'no key update' THEN ' FOR NO KEY UPDATE' ELSE '' END;
@@ -242,7 +246,10 @@ BEGIN
 END
 $$;
 
-/* Mark the accounts srcs merged into into. */
+/*
+ * Mark the accounts srcs merged into into.  A merged account holds no
+ * fields, as it holds no identifiers (the survivor took what it lacked).
+ */
 CREATE OR REPLACE FUNCTION accounts_internal.store_mark_merged(srcs uuid[], "into" uuid) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -250,7 +257,8 @@ CREATE OR REPLACE FUNCTION accounts_internal.store_mark_merged(srcs uuid[], "int
 BEGIN
     IF NOT accounts_internal.is_distributed() THEN
         UPDATE accounts.accounts a
-           SET status = 'merged', merged_into = store_mark_merged."into", updated_at = pg_catalog.now()
+           SET status = 'merged', merged_into = store_mark_merged."into", updated_at = pg_catalog.now(),
+               fields = NULL
          WHERE a.id OPERATOR(pg_catalog.=) ANY (store_mark_merged.srcs);
         RETURN;
     END IF;
@@ -259,6 +267,12 @@ BEGIN
            SET status = 'merged', merged_into = store_mark_merged."into", updated_at = pg_catalog.now()
          WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(store_mark_merged.srcs[i])
            AND a.id OPERATOR(pg_catalog.=) store_mark_merged.srcs[i];
+        IF accounts_internal.is_record_distributed() THEN
+            UPDATE accounts.dist_accounts a SET fields = NULL
+             WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(store_mark_merged.srcs[i])
+               AND a.id OPERATOR(pg_catalog.=) store_mark_merged.srcs[i]
+               AND a.fields IS NOT NULL;
+        END IF;
     END LOOP;
 END
 $$;
@@ -301,6 +315,49 @@ BEGIN
     UPDATE accounts.dist_accounts a SET tags = store_set_tags.tags, updated_at = pg_catalog.now()
      WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(store_set_tags.id)
        AND a.id OPERATOR(pg_catalog.=) store_set_tags.id;
+END
+$$;
+
+/* Set an account's fields (NULL: none). */
+CREATE OR REPLACE FUNCTION accounts_internal.store_set_fields(id uuid, fields jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        UPDATE accounts.accounts a SET fields = store_set_fields.fields, updated_at = pg_catalog.now()
+         WHERE a.id OPERATOR(pg_catalog.=) store_set_fields.id;
+        RETURN;
+    END IF;
+    UPDATE accounts.dist_accounts a SET fields = store_set_fields.fields, updated_at = pg_catalog.now()
+     WHERE a.route OPERATOR(pg_catalog.=) accounts.account_route(store_set_fields.id)
+       AND a.id OPERATOR(pg_catalog.=) store_set_fields.id;
+END
+$$;
+
+/*
+ * Merges of an account type take turns: the caller holds the type's
+ * registry row FOR NO KEY UPDATE until it ends (THE ACCOUNT LIFECYCLE,
+ * 50_lifecycle.sql, says why).  On one node a row lock, which no creator
+ * waits for (they hold identifier types FOR KEY SHARE, and account types
+ * only FOR KEY SHARE); on Citus the row lock of a reference table, which
+ * Citus serializes cluster-wide with a lock on the table's shard (on the
+ * first worker), so there merges of every type take turns.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.store_merge_lock(account_type text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        PERFORM 1 FROM accounts.account_types t
+         WHERE t.name OPERATOR(pg_catalog.=) store_merge_lock.account_type
+           FOR NO KEY UPDATE;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM accounts.dist_account_types t
+     WHERE t.name OPERATOR(pg_catalog.=) store_merge_lock.account_type
+       FOR NO KEY UPDATE;
 END
 $$;
 
@@ -533,7 +590,7 @@ CREATE OR REPLACE FUNCTION accounts_internal.store_delete_account_type(name text
     AS $$
 BEGIN
     IF NOT accounts_internal.is_distributed() THEN
-        -- the identifier types go with ON DELETE CASCADE
+        -- the identifier types and fields go with ON DELETE CASCADE
         DELETE FROM accounts.account_types t WHERE t.name OPERATOR(pg_catalog.=) store_delete_account_type.name;
         RETURN FOUND;
     END IF;
@@ -543,6 +600,10 @@ BEGIN
     END IF;
     DELETE FROM accounts.dist_identifier_types t
      WHERE t.account_type OPERATOR(pg_catalog.=) store_delete_account_type.name;
+    IF accounts_internal.is_record_distributed() THEN
+        DELETE FROM accounts.dist_account_fields f
+         WHERE f.account_type OPERATOR(pg_catalog.=) store_delete_account_type.name;
+    END IF;
     RETURN true;
 END
 $$;
@@ -582,6 +643,215 @@ BEGIN
      WHERE a.account_type OPERATOR(pg_catalog.=) store_account_type_in_use.name
      LIMIT 1;
     RETURN FOUND;
+END
+$$;
+
+/*
+ * THE FIELDS' REGISTRY (1.8).  One node: accounts.account_fields.  Citus:
+ * the reference table accounts.dist_account_fields.  A writer of field
+ * values holds the declarations it writes FOR KEY SHARE (on Citus a share
+ * lock that Citus takes on the reference table's shard, cluster-wide); a
+ * drop deletes the row, which waits for them, and then looks for values
+ * (Citus: after settling every node).
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.store_require_record() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF accounts_internal.is_distributed() AND NOT accounts_internal.is_record_distributed() THEN
+        RAISE EXCEPTION 'fields and identifier limits are not distributed on this cluster yet'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The extension was updated from 1.7 on a distributed cluster.',
+                  HINT = 'Run SELECT accounts.distribute() on the coordinator to finish the update.';
+    END IF;
+END
+$$;
+
+/* The fields declared for an account type; names given: only those, held FOR KEY SHARE. */
+CREATE OR REPLACE FUNCTION accounts_internal.store_fields(account_type text, names text[] DEFAULT NULL)
+    RETURNS TABLE (name text, kind text, personal boolean)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        IF store_fields.names IS NULL THEN
+            RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.account_fields f
+                          WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type ORDER BY 1;
+        ELSE
+            RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.account_fields f
+                          WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type
+                            AND f.name OPERATOR(pg_catalog.=) ANY (store_fields.names)
+                          ORDER BY 1 FOR KEY SHARE;
+        END IF;
+        RETURN;
+    END IF;
+    IF NOT accounts_internal.is_record_distributed() THEN
+        RETURN;
+    END IF;
+    IF store_fields.names IS NULL THEN
+        RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.dist_account_fields f
+                      WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type ORDER BY 1;
+    ELSE
+        RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.dist_account_fields f
+                      WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type
+                        AND f.name OPERATOR(pg_catalog.=) ANY (store_fields.names)
+                      ORDER BY 1 FOR KEY SHARE;
+    END IF;
+END
+$$;
+
+/* Declare a field; false if it exists. */
+CREATE OR REPLACE FUNCTION accounts_internal.store_insert_field(account_type text, name text, kind text,
+        personal boolean) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        INSERT INTO accounts.account_fields AS f (account_type, name, kind, personal)
+        VALUES (store_insert_field.account_type, store_insert_field.name, store_insert_field.kind,
+                store_insert_field.personal)
+        ON CONFLICT DO NOTHING;
+        RETURN FOUND;
+    END IF;
+    INSERT INTO accounts.dist_account_fields AS f (account_type, name, kind, personal)
+    VALUES (store_insert_field.account_type, store_insert_field.name, store_insert_field.kind,
+            store_insert_field.personal)
+    ON CONFLICT DO NOTHING;
+    RETURN FOUND;
+END
+$$;
+
+/* Delete a field's declaration, waiting for its writers in progress; false if there is none. */
+CREATE OR REPLACE FUNCTION accounts_internal.store_delete_field(account_type text, name text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        DELETE FROM accounts.account_fields f
+         WHERE f.account_type OPERATOR(pg_catalog.=) store_delete_field.account_type
+           AND f.name OPERATOR(pg_catalog.=) store_delete_field.name;
+        RETURN FOUND;
+    END IF;
+    DELETE FROM accounts.dist_account_fields f
+     WHERE f.account_type OPERATOR(pg_catalog.=) store_delete_field.account_type
+       AND f.name OPERATOR(pg_catalog.=) store_delete_field.name;
+    RETURN FOUND;
+END
+$$;
+
+/* Does an account of the type hold a value of the field (Citus: after settling every node)? */
+CREATE OR REPLACE FUNCTION accounts_internal.store_field_in_use(account_type text, name text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        RETURN EXISTS (SELECT 1 FROM accounts.accounts a
+                        WHERE a.account_type OPERATOR(pg_catalog.=) store_field_in_use.account_type
+                          AND a.fields OPERATOR(pg_catalog.?) store_field_in_use.name);
+    END IF;
+    PERFORM accounts_internal.settle_nodes();
+    PERFORM 1 FROM accounts.dist_accounts a
+     WHERE a.account_type OPERATOR(pg_catalog.=) store_field_in_use.account_type
+       AND a.fields OPERATOR(pg_catalog.?) store_field_in_use.name
+     LIMIT 1;
+    RETURN FOUND;
+END
+$$;
+
+/*
+ * THE IDENTIFIER LIMITS (1.8).  Set a type's limit: 'changed',
+ * 'unchanged', or 'missing' when there is no such type.  max_per_account is a key column (10_tables.sql, THE LIMIT IS
+ * A KEY; on Citus the same unique index on every copy), so this UPDATE
+ * waits for every creator of the type in progress, on every node's copy,
+ * and a creator that comes later waits for it and then reads the new
+ * limit.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.store_set_identifier_limit(account_type text, id_type text,
+        max_per_account integer) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        UPDATE accounts.identifier_types t SET max_per_account = store_set_identifier_limit.max_per_account
+         WHERE t.account_type OPERATOR(pg_catalog.=) store_set_identifier_limit.account_type
+           AND t.name OPERATOR(pg_catalog.=) store_set_identifier_limit.id_type
+           AND t.max_per_account IS DISTINCT FROM store_set_identifier_limit.max_per_account;
+        IF FOUND THEN
+            RETURN 'changed';
+        END IF;
+        PERFORM 1 FROM accounts.identifier_types t
+         WHERE t.account_type OPERATOR(pg_catalog.=) store_set_identifier_limit.account_type
+           AND t.name OPERATOR(pg_catalog.=) store_set_identifier_limit.id_type;
+    ELSE
+        UPDATE accounts.dist_identifier_types t SET max_per_account = store_set_identifier_limit.max_per_account
+         WHERE t.account_type OPERATOR(pg_catalog.=) store_set_identifier_limit.account_type
+           AND t.name OPERATOR(pg_catalog.=) store_set_identifier_limit.id_type
+           AND t.max_per_account IS DISTINCT FROM store_set_identifier_limit.max_per_account;
+        IF FOUND THEN
+            RETURN 'changed';
+        END IF;
+        PERFORM 1 FROM accounts.dist_identifier_types t
+         WHERE t.account_type OPERATOR(pg_catalog.=) store_set_identifier_limit.account_type
+           AND t.name OPERATOR(pg_catalog.=) store_set_identifier_limit.id_type;
+    END IF;
+    RETURN CASE WHEN FOUND THEN 'unchanged' ELSE 'missing' END;
+END
+$$;
+
+/* The limits of an account type's identifier types: (id_type, max_per_account), limited ones only. */
+CREATE OR REPLACE FUNCTION accounts_internal.store_identifier_limits(account_type text)
+    RETURNS TABLE (id_type text, max_per_account integer)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        RETURN QUERY SELECT t.name::text, t.max_per_account FROM accounts.identifier_types t
+                      WHERE t.account_type OPERATOR(pg_catalog.=) store_identifier_limits.account_type
+                        AND t.max_per_account IS NOT NULL ORDER BY 1;
+        RETURN;
+    END IF;
+    IF accounts_internal.is_record_distributed() THEN
+        RETURN QUERY SELECT t.name::text, t.max_per_account FROM accounts.dist_identifier_types t
+                      WHERE t.account_type OPERATOR(pg_catalog.=) store_identifier_limits.account_type
+                        AND t.max_per_account IS NOT NULL ORDER BY 1;
+    END IF;
+END
+$$;
+
+/*
+ * An account that holds more than max identifiers of the type, or NULL
+ * (Citus: after settling every node).
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.store_limit_violator(account_type text, id_type text, max integer)
+    RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    found_id uuid;
+BEGIN
+    IF NOT accounts_internal.is_distributed() THEN
+        SELECT i.account_id INTO found_id FROM accounts.identifiers i
+         WHERE i.account_type OPERATOR(pg_catalog.=) store_limit_violator.account_type
+           AND i.id_type OPERATOR(pg_catalog.=) store_limit_violator.id_type
+         GROUP BY i.account_id HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) store_limit_violator.max
+         ORDER BY i.account_id LIMIT 1;
+        RETURN found_id;
+    END IF;
+    PERFORM accounts_internal.settle_nodes();
+    SELECT i.account_id INTO found_id FROM accounts.dist_identifiers i
+     WHERE i.account_type OPERATOR(pg_catalog.=) store_limit_violator.account_type
+       AND i.id_type OPERATOR(pg_catalog.=) store_limit_violator.id_type
+     GROUP BY i.account_id HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) store_limit_violator.max
+     ORDER BY i.account_id LIMIT 1;
+    RETURN found_id;
 END
 $$;
 
@@ -664,7 +934,8 @@ $$;
  * those merged into it) from their events, and the values erased from the
  * events of every account they were removed from before, and of the
  * accounts merged into those (redact_account(), docs/privacy.md), in every
- * journal.  The accounts that held a value are found by its identifier.
+ * journal; and the values of every field but those in kept from the
+ * accounts' account.fields_updated events.  The accounts that held a value are found by its identifier.
  * removed events (accounts_internal.removal_holders(), on every node on
  * Citus).  Citus then writes a row of the reference table
  * accounts.dist_event_redactions, which Citus writes on every node, where
@@ -672,7 +943,7 @@ $$;
  * (accounts_internal.dist_redact_events()).
  */
 CREATE OR REPLACE FUNCTION accounts_internal.store_redact_events(ids uuid[], account_type text,
-        erased accounts.identifier[])
+        erased accounts.identifier[], kept text[])
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -702,7 +973,11 @@ BEGIN
         END LOOP;
     END IF;
     IF NOT accounts_internal.is_distributed() THEN
-        PERFORM accounts_internal.redact_node_events(store_redact_events.ids, holders, store_redact_events.erased);
+        PERFORM accounts_internal.redact_node_events(store_redact_events.ids, holders, store_redact_events.erased,
+                                                     store_redact_events.kept);
+    ELSIF accounts_internal.is_record_distributed() THEN
+        INSERT INTO accounts.dist_event_redactions AS x (accounts, holders, erased, kept)
+        VALUES (store_redact_events.ids, holders, store_redact_events.erased, store_redact_events.kept);
     ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                    WHERE a.attrelid OPERATOR(pg_catalog.=) 'accounts.dist_event_redactions'::pg_catalog.regclass
                      AND a.attname OPERATOR(pg_catalog.=) 'erased' AND NOT a.attisdropped) THEN

@@ -31,14 +31,29 @@
  *   - archive, restore, tag and untag lock the row FOR NO KEY UPDATE: they
  *     wait for a merge or redaction (and then see it), never for an attach.
  *
- * A merge locks all its accounts, into and sources, in id order, so two
- * merges over the same accounts (A into B while B into A) never deadlock:
- * the second waits, then finds a source or the target merged (55000), or,
- * under REPEATABLE READ, fails with 40001.  Merges only go into accounts
- * that are not merged, and a source is merged once, so merged_into never
- * forms a cycle.  The rows that assign_account() manages are re-pointed
- * in the same transaction (src/lifecycle.c, which says why merges of
- * unrelated accounts never deadlock over those tables either).
+ * MERGES TAKE TURNS (1.8).  Every merge of an account type first locks
+ * the tables assign_account() manages for it (lock_assigned(), in
+ * src/lifecycle.c, says why first), then takes the type's merge lock
+ * (store_merge_lock(): its registry row FOR NO KEY UPDATE, held to the end
+ * of the transaction; on Citus one lock for every type), then locks all
+ * its accounts, into and sources, in id order.  The
+ * merging find-or-create (IDENTITY RESOLUTION, src/resolve.c) may merge
+ * several times in one call, each time over the accounts its identifiers
+ * are on then, which need not come in id order after the ones it holds;
+ * with the merge lock no other merge holds any of them, and what else
+ * holds an account's row (an attach, a tag, a redaction) never waits for
+ * a merge lock, so no two merges wait for each other in a circle: merges
+ * never deadlock with each other, whichever way they are called, as long
+ * as each transaction merges in one call (a transaction that holds row
+ * locks from earlier statements can always form a cycle; PostgreSQL then
+ * reports 40P01).  Two merges over the same accounts (A into B while B
+ * into A) run one after the other: the second finds a source or the
+ * target merged (55000), or, under REPEATABLE READ, fails with 40001;
+ * two merging calls over the same accounts both end with the oldest as
+ * the survivor.  Merges only go into accounts that are not merged, and a
+ * source is merged once, so merged_into never forms a cycle.  The rows
+ * that assign_account() manages are re-pointed in the same transaction
+ * (src/lifecycle.c).
  */
 
 CREATE OR REPLACE FUNCTION accounts_internal.check_unseen_identifiers(account_ids uuid[]) RETURNS void
@@ -46,6 +61,35 @@ CREATE OR REPLACE FUNCTION accounts_internal.check_unseen_identifiers(account_id
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION accounts_internal.check_unseen_identifiers(uuid[]) IS
     'Internal (merge_accounts, redact_account): 40001 under REPEATABLE READ if an identifier was attached to the accounts after the snapshot';
+
+CREATE OR REPLACE FUNCTION accounts_internal.check_identifier_limit(account_id uuid, account_type text, id_type text,
+        held bigint, max integer) RETURNS void
+    AS 'MODULE_PATHNAME', 'account_check_identifier_limit'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION accounts_internal.check_identifier_limit(uuid, text, text, bigint, integer) IS
+    'Internal (merge_accounts): 23514 if the account would hold more identifiers of the type than its limit';
+
+CREATE OR REPLACE FUNCTION accounts_internal.lock_assigned(account_type text) RETURNS void
+    AS 'MODULE_PATHNAME', 'account_lock_assigned'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts_internal.lock_assigned(text) IS
+    'Internal (merges): the tables assign_account() triggers of the account type manage, IN SHARE ROW EXCLUSIVE MODE, as each table''s owner';
+
+/*
+ * The first locks of every merge of an account type (MERGES TAKE TURNS):
+ * the tables assign_account() manages for it, then the merge lock.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.merge_lock(account_type text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM accounts_internal.lock_assigned(merge_lock.account_type);
+    PERFORM accounts_internal.store_merge_lock(merge_lock.account_type);
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.merge_lock(text) IS
+    'Internal (merges): the managed tables, then the account type''s merge lock';
 
 CREATE OR REPLACE FUNCTION accounts_internal.repoint_assigned("into" uuid, sources uuid[]) RETURNS bigint
     AS 'MODULE_PATHNAME', 'account_repoint_assigned'
@@ -84,18 +128,125 @@ $$;
 COMMENT ON FUNCTION accounts.resolve_account(uuid) IS
     'The account that id was merged into, following merges (id itself if not merged; NULL if unknown)';
 
+/*
+ * The merge (merge_accounts(), and the merging find-or-create through
+ * merge_found()): every rule of merging, once.  The caller holds the
+ * account type's merge lock (store_merge_lock()) and checked its
+ * arguments: srcs distinct, sorted, without into, at most 100.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.merge_core("into" uuid, srcs uuid[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ids uuid[] := merge_core.srcs OPERATOR(pg_catalog.||) merge_core."into";
+    rows accounts_internal.account_row[];
+    t accounts_internal.account_row;
+    target accounts_internal.account_row;
+    new_tags text[] COLLATE "C";
+    new_fields jsonb;
+    filled jsonb := '{}';
+    f record;
+    lim record;
+    held bigint;
+    moved integer;
+BEGIN
+    -- every row, in id order (see THE ACCOUNT LIFECYCLE)
+    rows := ARRAY(SELECT r FROM accounts_internal.store_lock_accounts(ids, 'update'::pg_catalog.text) r);
+    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) ids[i]) THEN
+            RAISE EXCEPTION 'account % does not exist', ids[i]
+                USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+        END IF;
+    END LOOP;
+    SELECT * INTO target FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) merge_core."into";
+    IF target.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it was merged into account %', merge_core."into", target.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Merge into the surviving account %s instead.', accounts.resolve_account(merge_core."into"));
+    END IF;
+    IF target.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+        RAISE EXCEPTION 'cannot merge into account %: it is redacted', merge_core."into"
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A redacted account takes no new identifiers; merge into another account.';
+    END IF;
+    FOR t IN SELECT * FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) ANY (merge_core.srcs) ORDER BY r.id LOOP
+        IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+            RAISE EXCEPTION 'account % was already merged into account %', t.id, t.merged_into
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'An account is merged only once.',
+                      HINT = pg_catalog.format('Its identifiers are on account %s now; leave it out of "sources".',
+                                               accounts.resolve_account(t.id));
+        END IF;
+        IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
+            RAISE EXCEPTION 'cannot merge account %: it is redacted', t.id
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Leave redacted accounts out of "sources".';
+        END IF;
+        IF t.account_type OPERATOR(pg_catalog.<>) target.account_type THEN
+            RAISE EXCEPTION 'cannot merge account % of type "%" into account % of type "%"',
+                            t.id, t.account_type, merge_core."into", target.account_type
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Only accounts of one account type can be merged.';
+        END IF;
+    END LOOP;
+    new_tags := ARRAY(SELECT DISTINCT tag FROM pg_catalog.unnest(rows) r, pg_catalog.unnest(r.tags) tag ORDER BY 1);
+    IF pg_catalog.cardinality(new_tags) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'the merged account would have % tags', pg_catalog.cardinality(new_tags)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
+    END IF;
+
+    -- every attach in progress to one of them has finished (src/settle.c)
+    PERFORM accounts_internal.store_settle(ids);
+    -- the identifier limits (1.8): the survivor takes every identifier
+    FOR lim IN SELECT * FROM accounts_internal.store_identifier_limits(target.account_type::pg_catalog.text) LOOP
+        SELECT pg_catalog.count(*) INTO held FROM accounts_internal.store_identifiers(ids) i
+         WHERE i.id_type OPERATOR(pg_catalog.=) lim.id_type;
+        PERFORM accounts_internal.check_identifier_limit(merge_core."into", target.account_type::pg_catalog.text,
+                                                         lim.id_type::pg_catalog.text, held::pg_catalog.int8,
+                                                         lim.max_per_account::pg_catalog.int4);
+    END LOOP;
+    -- the fields (1.8): the survivor's, then those it lacks, oldest source first
+    new_fields := COALESCE(target.fields, '{}');
+    FOR f IN SELECT e.key, e.value
+               FROM pg_catalog.unnest(rows) r, pg_catalog.jsonb_each(COALESCE(r.fields, '{}')) e
+              WHERE r.id OPERATOR(pg_catalog.=) ANY (merge_core.srcs)
+              ORDER BY r.created_at, r.id, e.key LOOP
+        IF NOT new_fields OPERATOR(pg_catalog.?) f.key THEN
+            new_fields := new_fields OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(f.key, f.value);
+            filled := filled OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(f.key, f.value);
+        END IF;
+    END LOOP;
+
+    moved := accounts_internal.store_move_identifiers(merge_core.srcs, merge_core."into");
+    PERFORM accounts_internal.store_mark_merged(merge_core.srcs, merge_core."into");
+    PERFORM accounts_internal.store_set_tags(merge_core."into", new_tags::text[]);
+    IF filled OPERATOR(pg_catalog.<>) '{}'::jsonb THEN
+        PERFORM accounts_internal.store_set_fields(merge_core."into", new_fields);
+    END IF;
+    PERFORM accounts_internal.repoint_assigned(merge_core."into", merge_core.srcs);
+    FOR i IN 1..pg_catalog.cardinality(merge_core.srcs) LOOP
+        PERFORM accounts_internal.journal_event(merge_core.srcs[i], target.account_type, 'account.merged'::pg_catalog.text,
+                                                pg_catalog.jsonb_build_object('into', merge_core."into"));
+    END LOOP;
+    IF filled OPERATOR(pg_catalog.<>) '{}'::jsonb THEN
+        PERFORM accounts_internal.journal_event(merge_core."into", target.account_type,
+                                                'account.fields_updated'::pg_catalog.text,
+                                                pg_catalog.jsonb_build_object('fields', filled));
+    END IF;
+    RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.merge_core(uuid, uuid[]) IS
+    'Internal (merge_accounts, the merging find-or-create): every rule of a merge; the caller holds the merge lock';
+
 CREATE OR REPLACE FUNCTION accounts.merge_accounts("into" uuid, sources uuid[]) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     srcs uuid[];
-    ids uuid[];
-    rows accounts_internal.account_row[];
-    t accounts_internal.account_row;
-    target accounts_internal.account_row;
-    new_tags text[] COLLATE "C";
-    moved integer;
+    acc_type text;
 BEGIN
     IF merge_accounts."into" IS NULL THEN
         RAISE EXCEPTION 'argument "into" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account that survives.';
@@ -123,67 +274,53 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Remove it from "sources".';
     END IF;
     PERFORM accounts_internal.store_require_read_committed('merge_accounts()'::pg_catalog.text);
-    ids := srcs OPERATOR(pg_catalog.||) merge_accounts."into";
-
-    -- every row, in id order (see THE ACCOUNT LIFECYCLE)
-    rows := ARRAY(SELECT r FROM accounts_internal.store_lock_accounts(ids, 'update'::pg_catalog.text) r);
-    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) ids[i]) THEN
-            RAISE EXCEPTION 'account % does not exist', ids[i]
-                USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
-        END IF;
-    END LOOP;
-    SELECT * INTO target FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) merge_accounts."into";
-    IF target.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
-        RAISE EXCEPTION 'cannot merge into account %: it was merged into account %', merge_accounts."into", target.merged_into
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = pg_catalog.format('Merge into the surviving account %s instead.', accounts.resolve_account(merge_accounts."into"));
+    -- the account type's merge lock first (THE ACCOUNT LIFECYCLE); an
+    -- account's type never changes, so it is read without a lock
+    SELECT r.account_type INTO acc_type
+      FROM accounts_internal.store_lock_accounts(ARRAY[merge_accounts."into"]::uuid[], 'none'::pg_catalog.text) r;
+    IF acc_type IS NULL THEN
+        RAISE EXCEPTION 'account % does not exist', merge_accounts."into"
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
     END IF;
-    IF target.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
-        RAISE EXCEPTION 'cannot merge into account %: it is redacted', merge_accounts."into"
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'A redacted account takes no new identifiers; merge into another account.';
-    END IF;
-    FOR t IN SELECT * FROM pg_catalog.unnest(rows) r WHERE r.id OPERATOR(pg_catalog.=) ANY (srcs) ORDER BY r.id LOOP
-        IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
-            RAISE EXCEPTION 'account % was already merged into account %', t.id, t.merged_into
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'An account is merged only once.',
-                      HINT = pg_catalog.format('Its identifiers are on account %s now; leave it out of "sources".',
-                                               accounts.resolve_account(t.id));
-        END IF;
-        IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
-            RAISE EXCEPTION 'cannot merge account %: it is redacted', t.id
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Leave redacted accounts out of "sources".';
-        END IF;
-        IF t.account_type OPERATOR(pg_catalog.<>) target.account_type THEN
-            RAISE EXCEPTION 'cannot merge account % of type "%" into account % of type "%"',
-                            t.id, t.account_type, merge_accounts."into", target.account_type
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Only accounts of one account type can be merged.';
-        END IF;
-    END LOOP;
-    new_tags := ARRAY(SELECT DISTINCT tag FROM pg_catalog.unnest(rows) r, pg_catalog.unnest(r.tags) tag ORDER BY 1);
-    IF pg_catalog.cardinality(new_tags) OPERATOR(pg_catalog.>) 64 THEN
-        RAISE EXCEPTION 'the merged account would have % tags', pg_catalog.cardinality(new_tags)
-            USING ERRCODE = 'program_limit_exceeded', HINT = 'An account has at most 64 tags; untag some first with accounts.untag_account().';
-    END IF;
-
-    PERFORM accounts_internal.store_settle(srcs);
-    moved := accounts_internal.store_move_identifiers(srcs, merge_accounts."into");
-    PERFORM accounts_internal.store_mark_merged(srcs, merge_accounts."into");
-    PERFORM accounts_internal.store_set_tags(merge_accounts."into", new_tags::text[]);
-    PERFORM accounts_internal.repoint_assigned(merge_accounts."into", srcs);
-    FOR i IN 1..pg_catalog.cardinality(srcs) LOOP
-        PERFORM accounts_internal.journal_event(srcs[i], target.account_type, 'account.merged'::pg_catalog.text,
-                                                pg_catalog.jsonb_build_object('into', merge_accounts."into"));
-    END LOOP;
-    RETURN moved;
+    PERFORM accounts_internal.merge_lock(acc_type::pg_catalog.text);
+    RETURN accounts_internal.merge_core(merge_accounts."into", srcs);
 END
 $$;
 COMMENT ON FUNCTION accounts.merge_accounts(uuid, uuid[]) IS
-    'Move every identifier (and tag) of the source accounts to into, mark them merged, re-point assign_account() columns; returns the identifiers moved';
+    'Move every identifier (and tag) of the source accounts to into, fill the fields it lacks, mark them merged, re-point assign_account() columns; returns the identifiers moved';
+
+/*
+ * IDENTITY RESOLUTION (1.8): find_or_create_account(type, identifiers,
+ * on_conflict => 'merge') found its identifiers on the accounts ids
+ * (src/resolve.c).  Under the account type's merge lock, merge those that
+ * are still live into the oldest of them (created_at, then id), by the
+ * rules of merge_core(); returns the survivor, or NULL when fewer than two
+ * are left (a merge that committed meanwhile did it): the caller probes
+ * again either way.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.merge_found(account_type text, ids uuid[]) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    live accounts_internal.account_row[];
+BEGIN
+    PERFORM accounts_internal.store_require_read_committed(
+        'find_or_create_account() with on_conflict => ''merge'''::pg_catalog.text);
+    PERFORM accounts_internal.merge_lock(merge_found.account_type);
+    live := ARRAY(SELECT r FROM accounts_internal.store_lock_accounts(merge_found.ids, 'update'::pg_catalog.text) r
+                   WHERE r.status OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status
+                   ORDER BY r.created_at, r.id);
+    IF COALESCE(pg_catalog.cardinality(live), 0) OPERATOR(pg_catalog.<) 2 THEN
+        RETURN NULL;
+    END IF;
+    PERFORM accounts_internal.merge_core((live[1]).id,
+                                         ARRAY(SELECT r.id FROM pg_catalog.unnest(live[2:]) r ORDER BY 1));
+    RETURN (live[1]).id;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.merge_found(text, uuid[]) IS
+    'Internal (find_or_create_account with on_conflict => merge): merge the live accounts among ids into the oldest, under the merge lock';
 
 CREATE OR REPLACE FUNCTION accounts.redact_account(id uuid) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -192,6 +329,9 @@ CREATE OR REPLACE FUNCTION accounts.redact_account(id uuid) RETURNS integer
 DECLARE
     t accounts_internal.account_row;
     erased accounts.identifier[];
+    kept text[];
+    fields_kept jsonb;
+    fields_erased integer := 0;
 BEGIN
     IF redact_account.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account to redact.';
@@ -214,19 +354,32 @@ BEGIN
     PERFORM accounts_internal.store_settle(ARRAY[redact_account.id]::uuid[]);
     erased := ARRAY(SELECT e FROM accounts_internal.store_erase_identifiers(redact_account.id) e);
     PERFORM accounts_internal.store_set_status(redact_account.id, 'redacted'::accounts.account_status);
+    -- every field but those declared not personal (1.8)
+    kept := ARRAY(SELECT f.name FROM accounts_internal.store_fields(t.account_type::pg_catalog.text) f
+                   WHERE NOT f.personal ORDER BY 1);
+    IF t.fields IS NOT NULL THEN
+        fields_kept := (SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+                          FROM pg_catalog.jsonb_each(t.fields) e WHERE e.key OPERATOR(pg_catalog.=) ANY (kept));
+        fields_erased := (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(t.fields) k
+                           WHERE k OPERATOR(pg_catalog.<>) ALL (kept));
+        IF fields_erased OPERATOR(pg_catalog.>) 0 THEN
+            PERFORM accounts_internal.store_set_fields(redact_account.id, fields_kept);
+        END IF;
+    END IF;
     -- the erased values in the events of the account, of the accounts
-    -- merged into it (whose identifiers it held), and of any account they
-    -- were removed from before (docs/privacy.md)
+    -- merged into it (whose identifiers and fields it took), and of any
+    -- account the identifiers were removed from before (docs/privacy.md)
     PERFORM accounts_internal.store_redact_events(accounts_internal.store_merged_chain(redact_account.id),
-                                                  t.account_type, erased);
+                                                  t.account_type, erased, kept);
     PERFORM accounts_internal.journal_event(redact_account.id, t.account_type, 'account.redacted'::pg_catalog.text,
                                             pg_catalog.jsonb_build_object('identifiers_erased',
-                                                                          pg_catalog.cardinality(erased)));
+                                                                          pg_catalog.cardinality(erased),
+                                                                          'fields_erased', fields_erased));
     RETURN pg_catalog.cardinality(erased);
 END
 $$;
 COMMENT ON FUNCTION accounts.redact_account(uuid) IS
-    'Erase the account''s identifiers except its reference ids, irreversibly; it becomes redacted; returns the identifiers erased';
+    'Erase the account''s identifiers except its reference ids, and its personal fields, irreversibly; it becomes redacted; returns the identifiers erased';
 
 /* archive_account(), restore_account(): the status change, FOR NO KEY UPDATE. */
 CREATE OR REPLACE FUNCTION accounts_internal.set_account_status(id uuid, archived boolean) RETURNS boolean
@@ -410,7 +563,7 @@ COMMENT ON FUNCTION accounts.accounts_with_tag(text, text) IS
 CREATE OR REPLACE FUNCTION accounts.get_account(id uuid)
     RETURNS TABLE (account_id uuid, account_type text, status text, merged_into uuid,
                    tags text[], created_at timestamptz, updated_at timestamptz,
-                   redacted_at timestamptz, identifiers accounts.identifier[])
+                   redacted_at timestamptz, identifiers accounts.identifier[], fields jsonb)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -433,8 +586,9 @@ BEGIN
     identifiers := ARRAY(SELECT ROW(i.id_type, i.value)::accounts.identifier
                            FROM accounts_internal.store_identifiers(ARRAY[a.id]::uuid[]) i
                           ORDER BY i.id_type COLLATE "C", i.value COLLATE "C");
+    fields := COALESCE(a.fields, '{}');
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION accounts.get_account(uuid) IS
-    'One row describing the account and its identifiers; no row for an unknown id';
+    'One row describing the account, its identifiers and its fields; no row for an unknown id';

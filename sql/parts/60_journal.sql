@@ -140,19 +140,54 @@ COMMENT ON FUNCTION accounts_internal.removal_holders(text, accounts.identifier[
     'Internal (redact_account): the accounts of this node''s journal an erased identifier was removed from';
 
 /*
+ * An account.fields_updated detail ({"fields": {name: value, ...}}) with
+ * the value of every field not in kept replaced by null, and
+ * "redacted": true if it changed.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.redacted_fields(detail jsonb, kept text[])
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(redacted_fields.detail OPERATOR(pg_catalog.->) 'fields')
+                     IS DISTINCT FROM 'object'
+                     OR NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(redacted_fields.detail OPERATOR(pg_catalog.->) 'fields') f
+                                     WHERE f.key OPERATOR(pg_catalog.<>) ALL (redacted_fields.kept)
+                                       AND f.value OPERATOR(pg_catalog.<>) 'null'::jsonb)
+                THEN redacted_fields.detail
+                ELSE pg_catalog.jsonb_set(redacted_fields.detail, '{fields}',
+                         (SELECT pg_catalog.jsonb_object_agg(f.key,
+                                     CASE WHEN f.key OPERATOR(pg_catalog.=) ANY (redacted_fields.kept) THEN f.value
+                                          ELSE 'null'::jsonb END)
+                            FROM pg_catalog.jsonb_each(redacted_fields.detail OPERATOR(pg_catalog.->) 'fields') f))
+                     OPERATOR(pg_catalog.||) '{"redacted": true}'::jsonb
+           END
+$$;
+COMMENT ON FUNCTION accounts_internal.redacted_fields(jsonb, text[]) IS
+    'Internal (redact_account): an account.fields_updated detail without the values of the fields not kept';
+
+/*
  * Erase in this node's journal (redact_account(); on Citus, on every node
  * through dist_redact_events()): every identifier value but reference ids
  * from the events of the accounts ids, and the values erased from the
- * events of the accounts holders (which held them before).  An UPDATE
- * keeps seq (src/journal.c, THE JOURNAL).
+ * events of the accounts holders (which held them before); and, when kept
+ * is given (1.8), the value of every field but those in kept from the
+ * accounts' account.fields_updated events.  An UPDATE keeps seq
+ * (src/journal.c, THE JOURNAL).
  */
 CREATE OR REPLACE FUNCTION accounts_internal.redact_node_events(ids uuid[], holders uuid[] DEFAULT '{}',
-        erased accounts.identifier[] DEFAULT '{}')
+        erased accounts.identifier[] DEFAULT '{}', kept text[] DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    IF redact_node_events.kept IS NOT NULL THEN
+        UPDATE accounts.events e SET detail = accounts_internal.redacted_fields(e.detail, redact_node_events.kept)
+         WHERE e.account_id OPERATOR(pg_catalog.=) ANY (redact_node_events.ids)
+           AND e.kind OPERATOR(pg_catalog.=) 'account.fields_updated'
+           AND accounts_internal.redacted_fields(e.detail, redact_node_events.kept) OPERATOR(pg_catalog.<>) e.detail;
+    END IF;
     UPDATE accounts.events e SET detail = accounts_internal.redacted_detail(e.detail)
      WHERE e.account_id OPERATOR(pg_catalog.=) ANY (redact_node_events.ids)
        AND e.kind OPERATOR(pg_catalog.=) ANY (ARRAY['account.created', 'identifier.added', 'identifier.removed'])
@@ -166,5 +201,5 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION accounts_internal.redact_node_events(uuid[], uuid[], accounts.identifier[]) IS
-    'Internal (redact_account): erase identifier values from the accounts'' events in this node''s journal';
+COMMENT ON FUNCTION accounts_internal.redact_node_events(uuid[], uuid[], accounts.identifier[], text[]) IS
+    'Internal (redact_account): erase identifier and personal field values from the accounts'' events in this node''s journal';

@@ -59,6 +59,12 @@ CREATE OR REPLACE FUNCTION accounts_internal.is_distributed() RETURNS boolean
 COMMENT ON FUNCTION accounts_internal.is_distributed() IS
     'Internal: true after accounts.distribute(); 0A000 on a Citus node before it';
 
+CREATE OR REPLACE FUNCTION accounts_internal.is_record_distributed() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'account_is_record_distributed'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION accounts_internal.is_record_distributed() IS
+    'Internal: true once the distributed tables hold fields and identifier limits (distribute() of 1.8, or its second run after an update from 1.7)';
+
 CREATE OR REPLACE FUNCTION accounts_internal.is_journal_distributed() RETURNS boolean
     AS 'MODULE_PATHNAME', 'account_is_journal_distributed'
     LANGUAGE C STABLE PARALLEL SAFE;
@@ -192,16 +198,20 @@ BEGIN
     PERFORM pg_catalog.create_distributed_table('accounts.dist_identifiers', 'route',
                                                 colocate_with := 'accounts.dist_accounts');
     PERFORM accounts_internal.dist_journal_setup();
+    PERFORM accounts_internal.dist_record_setup();
     -- the existing rows, through Citus into the shards; the single-node
     -- tables are left empty (nothing reads them any more)
     INSERT INTO accounts.dist_account_types (name, created_at)
         SELECT t.name, t.created_at FROM accounts.account_types t;
-    INSERT INTO accounts.dist_identifier_types (account_type, name, kind, case_sensitive, created_at)
-        SELECT t.account_type, t.name, t.kind, t.case_sensitive, t.created_at FROM accounts.identifier_types t;
+    INSERT INTO accounts.dist_identifier_types (account_type, name, kind, case_sensitive, created_at, max_per_account)
+        SELECT t.account_type, t.name, t.kind, t.case_sensitive, t.created_at, t.max_per_account
+          FROM accounts.identifier_types t;
+    INSERT INTO accounts.dist_account_fields (account_type, name, kind, personal, created_at)
+        SELECT f.account_type, f.name, f.kind, f.personal, f.created_at FROM accounts.account_fields f;
     INSERT INTO accounts.dist_accounts (route, id, account_type, created_at, status, merged_into,
-                                        tags, updated_at, redacted_at)
+                                        tags, updated_at, redacted_at, fields)
         SELECT accounts.account_route(a.id), a.id, a.account_type, a.created_at, a.status,
-               a.merged_into, a.tags, a.updated_at, a.redacted_at
+               a.merged_into, a.tags, a.updated_at, a.redacted_at, a.fields
           FROM accounts.accounts a;
     INSERT INTO accounts.dist_identifiers
         SELECT accounts.identifier_route(i.account_type, i.id_type, i.value),
@@ -317,6 +327,56 @@ COMMENT ON FUNCTION accounts_internal.dist_journal_setup() IS
     'Internal (distribute()): the change journal''s distributed tables and triggers';
 
 /*
+ * THE ACCOUNT RECORD ON CITUS (1.8): the fields' registry as the reference
+ * table accounts.dist_account_fields, the fields of an account in
+ * dist_accounts.fields (on its shard, with the row the lifecycle locks),
+ * the identifier limits in dist_identifier_types.max_per_account (a key
+ * column on every copy: 10_tables.sql, THE LIMIT IS A KEY), and the
+ * fields a redaction keeps in dist_event_redactions.kept.  distribute(),
+ * and its second run after an update from 1.7.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.dist_record_setup() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+BEGIN
+    ALTER TABLE accounts.dist_accounts ADD COLUMN fields jsonb;
+    -- no per-value statistics of the fields (10_tables.sql, ERASURE):
+    -- Citus refuses SET STATISTICS on a distributed table, so the
+    -- coordinator's table, then every shard
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    ALTER TABLE accounts.dist_accounts ALTER COLUMN fields SET STATISTICS 0;
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'on', true);
+    FOR r IN SELECT * FROM pg_catalog.run_command_on_shards('accounts.dist_accounts',
+                               'ALTER TABLE %s ALTER COLUMN fields SET STATISTICS 0') LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'could not set the statistics of shard %', r.shardid
+                USING ERRCODE = 'connection_failure', DETAIL = r.result,
+                      HINT = 'Run SELECT accounts.distribute() again once every node is reachable.';
+        END IF;
+    END LOOP;
+    ALTER TABLE accounts.dist_identifier_types ADD COLUMN max_per_account integer,
+        ADD CONSTRAINT dist_identifier_types_max_check
+            CHECK (max_per_account IS NULL OR max_per_account OPERATOR(pg_catalog.>=) 1);
+    CREATE UNIQUE INDEX dist_identifier_types_limit_key
+        ON accounts.dist_identifier_types (account_type, name, max_per_account);
+    CREATE TABLE accounts.dist_account_fields (
+        account_type  text COLLATE "C" NOT NULL,
+        name          text COLLATE "C" NOT NULL,
+        kind          text COLLATE "C" NOT NULL,
+        personal      boolean NOT NULL,
+        created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+        CONSTRAINT dist_account_fields_pkey PRIMARY KEY (account_type, name));
+    PERFORM pg_catalog.create_reference_table('accounts.dist_account_fields');
+    ALTER TABLE accounts.dist_event_redactions ADD COLUMN kept text[];
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.dist_record_setup() IS
+    'Internal (distribute()): the fields and identifier limits on the distributed tables';
+
+/*
  * The end of an update on a distributed cluster (distribute() run again):
  * what the update script cannot change on the distributed tables, because
  * Citus updates the workers' functions only after the coordinator's script
@@ -368,6 +428,11 @@ BEGIN
         PERFORM accounts_internal.warn_renormalized('accounts.dist_identifiers');
         done := true;
     END IF;
+    -- 1.7 -> 1.8: the account record (fields, identifier limits)
+    IF pg_catalog.to_regclass('accounts.dist_account_fields') IS NULL THEN
+        PERFORM accounts_internal.dist_record_setup();
+        done := true;
+    END IF;
     RETURN done;
 END
 $$;
@@ -395,12 +460,15 @@ DECLARE
                           THEN row OPERATOR(pg_catalog.->) 'holders' ELSE '[]' END;
     erased jsonb := CASE WHEN pg_catalog.jsonb_typeof(row OPERATOR(pg_catalog.->) 'erased') OPERATOR(pg_catalog.=) 'array'
                          THEN row OPERATOR(pg_catalog.->) 'erased' ELSE '[]' END;
+    kept jsonb := row OPERATOR(pg_catalog.->) 'kept';
 BEGIN
     PERFORM accounts_internal.redact_node_events(
         NEW.accounts,
         ARRAY(SELECT x::uuid FROM pg_catalog.jsonb_array_elements_text(holders) x),
         ARRAY(SELECT ROW(e OPERATOR(pg_catalog.->>) 'id_type', e OPERATOR(pg_catalog.->>) 'value')::accounts.identifier
-                FROM pg_catalog.jsonb_array_elements(erased) e));
+                FROM pg_catalog.jsonb_array_elements(erased) e),
+        CASE WHEN pg_catalog.jsonb_typeof(kept) OPERATOR(pg_catalog.=) 'array'
+             THEN ARRAY(SELECT x FROM pg_catalog.jsonb_array_elements_text(kept) x) END);
     RETURN NULL;
 END
 $$;

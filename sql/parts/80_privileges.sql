@@ -24,7 +24,7 @@ BEGIN
         WHEN 'application' THEN ARRAY[
             'accounts.find_or_create_account(text, text, text)',
             'accounts.find_or_create_account(text, accounts.identifier)',
-            'accounts.find_or_create_account(text, accounts.identifier[])',
+            'accounts.find_or_create_account(text, accounts.identifier[], text)',
             'accounts.find_or_create_accounts(text, text, text[])',
             'accounts.try_find_or_create_account(text, text, text)',
             'accounts.try_find_or_create_account(text, accounts.identifier)',
@@ -34,6 +34,7 @@ BEGIN
             'accounts.find_accounts(text, text, text[])',
             'accounts.get_account(uuid)',
             'accounts.resolve_account(uuid)',
+            'accounts.set_fields(uuid, jsonb)',
             'accounts.normalize_identifier(text, text, text)']
         WHEN 'read' THEN ARRAY[
             'accounts.find_account(text, text, text)',
@@ -49,6 +50,7 @@ BEGIN
             'accounts.restore_account(uuid)',
             'accounts.tag_account(uuid, text[])',
             'accounts.untag_account(uuid, text[])',
+            'accounts.set_fields(uuid, jsonb)',
             'accounts.accounts_with_tag(text, text)',
             'accounts.get_account(uuid)',
             'accounts.resolve_account(uuid)']
@@ -57,6 +59,9 @@ BEGIN
             'accounts.create_identifier_type(text, text, text, boolean)',
             'accounts.drop_identifier_type(text, text)',
             'accounts.drop_account_type(text)',
+            'accounts.create_field(text, text, text, boolean)',
+            'accounts.drop_field(text, text)',
+            'accounts.set_identifier_limit(text, text, integer)',
             'accounts.set_journal(text, boolean)']
         WHEN 'journal' THEN ARRAY[
             'accounts.events_since(bigint, integer)']
@@ -122,6 +127,7 @@ SELECT pg_catalog.pg_extension_config_dump('accounts.identifiers', '');
 SELECT pg_catalog.pg_extension_config_dump('accounts.events', '');
 SELECT pg_catalog.pg_extension_config_dump('accounts.events_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('accounts.journal_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('accounts.account_fields', '');
 
 /* Least privilege: nothing is executable by PUBLIC until granted. */
 DO $revoke$

@@ -44,7 +44,7 @@ GRANT USAGE ON SCHEMA accounts TO regress_account_app, regress_account_reader;
 GRANT EXECUTE ON FUNCTION
     accounts.find_or_create_account(text, text, text),
     accounts.find_or_create_account(text, accounts.identifier),
-    accounts.find_or_create_account(text, accounts.identifier[]),
+    accounts.find_or_create_account(text, accounts.identifier[], text),
     accounts.find_or_create_accounts(text, text, text[]),
     accounts.try_find_or_create_account(text, text, text),
     accounts.add_identifier(uuid, text, text),
