@@ -79,9 +79,9 @@ limits_touch(bool distributed, const pg_uuid_t *account_id, AccountRow *row)
 	if (SPI_execute_with_args(distributed ?
 							  "UPDATE accounts.dist_accounts a SET id = a.id"
 							  " WHERE a.route OPERATOR(pg_catalog.=) $2 AND a.id OPERATOR(pg_catalog.=) $1"
-							  " RETURNING a.account_type::pg_catalog.text, a.status::pg_catalog.text, a.merged_into" :
+							  " RETURNING a.account_type, a.status, a.merged_into" :
 							  "UPDATE accounts.accounts a SET id = a.id WHERE a.id OPERATOR(pg_catalog.=) $1"
-							  " RETURNING a.account_type::pg_catalog.text, a.status::pg_catalog.text, a.merged_into",
+							  " RETURNING a.account_type, a.status, a.merged_into",
 							  distributed ? 2 : 1, types, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "SPI_execute_with_args failed for the touch of an account");
 	found = SPI_processed == 1;

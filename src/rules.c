@@ -264,7 +264,9 @@ rule_limited_race(const IdentKey *key)
  * (account_id; NULL: a new one): 23514 if it would hold more of a type than
  * its limit, counting held[i] identifiers of keys[i]'s type it holds
  * already (held NULL: none) and the keys of that type not in skip (skip may
- * be NULL).
+ * be NULL).  A type is checked once, at its first key with a limit (the
+ * callers know the limits of the keys they write, from the rows they
+ * locked; held[i] is set where limits[i] is).
  */
 void
 rule_check_limits(const IdentKey *keys, const int32 *limits, const bool *skip, int n,
@@ -281,7 +283,7 @@ rule_check_limits(const IdentKey *keys, const int32 *limits, const bool *skip, i
 		{
 			if (strcmp(keys[j].id_type, keys[i].id_type) != 0)
 				continue;
-			if (j < i)
+			if (j < i && limits[j] > 0)
 				first = false;	/* the type was checked at j */
 			if (skip == NULL || !skip[j])
 				count++;

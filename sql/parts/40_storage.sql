@@ -649,10 +649,10 @@ $$;
 /*
  * THE FIELDS' REGISTRY (1.8).  One node: accounts.account_fields.  Citus:
  * the reference table accounts.dist_account_fields.  A writer of field
- * values holds the declarations it writes FOR KEY SHARE (on Citus a share
- * lock that Citus takes on the reference table's shard, cluster-wide); a
- * drop deletes the row, which waits for them, and then looks for values
- * (Citus: after settling every node).
+ * values holds the declarations it writes FOR KEY SHARE in this node's
+ * copy (lock_fields(), src/record.c); a drop deletes the row from every
+ * copy, which waits for them, and then looks for values (Citus: after
+ * settling every node).
  */
 CREATE OR REPLACE FUNCTION accounts_internal.store_require_record() RETURNS void
     LANGUAGE plpgsql
@@ -668,36 +668,19 @@ BEGIN
 END
 $$;
 
-/* The fields declared for an account type; names given: only those, held FOR KEY SHARE. */
-CREATE OR REPLACE FUNCTION accounts_internal.store_fields(account_type text, names text[] DEFAULT NULL)
+/* The fields declared for an account type (set_fields() locks those it writes: lock_fields()). */
+CREATE OR REPLACE FUNCTION accounts_internal.store_fields(account_type text)
     RETURNS TABLE (name text, kind text, personal boolean)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
     IF NOT accounts_internal.is_distributed() THEN
-        IF store_fields.names IS NULL THEN
-            RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.account_fields f
-                          WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type ORDER BY 1;
-        ELSE
-            RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.account_fields f
-                          WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type
-                            AND f.name OPERATOR(pg_catalog.=) ANY (store_fields.names)
-                          ORDER BY 1 FOR KEY SHARE;
-        END IF;
-        RETURN;
-    END IF;
-    IF NOT accounts_internal.is_record_distributed() THEN
-        RETURN;
-    END IF;
-    IF store_fields.names IS NULL THEN
+        RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.account_fields f
+                      WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type ORDER BY 1;
+    ELSIF accounts_internal.is_record_distributed() THEN
         RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.dist_account_fields f
                       WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type ORDER BY 1;
-    ELSE
-        RETURN QUERY SELECT f.name::text, f.kind::text, f.personal FROM accounts.dist_account_fields f
-                      WHERE f.account_type OPERATOR(pg_catalog.=) store_fields.account_type
-                        AND f.name OPERATOR(pg_catalog.=) ANY (store_fields.names)
-                      ORDER BY 1 FOR KEY SHARE;
     END IF;
 END
 $$;

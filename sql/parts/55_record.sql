@@ -25,9 +25,16 @@
  *
  * Locks: set_fields() holds the account's row FOR NO KEY UPDATE, as
  * tagging does (it waits for a merge or redaction, and then sees it;
- * attaches go on), and the declarations it writes FOR KEY SHARE, so that
+ * attaches go on), and the declarations it writes FOR KEY SHARE
+ * (lock_fields(), src/record.c, in this node's registry), so that
  * drop_field() waits for it and then finds its values (2BP01).
  */
+CREATE OR REPLACE FUNCTION accounts_internal.lock_fields(account_type text, names text[]) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'account_lock_fields'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION accounts_internal.lock_fields(text, text[]) IS
+    'Internal (set_fields): the declarations of the named fields, held FOR KEY SHARE in this node''s registry, as {name: {kind, personal}}';
+
 CREATE OR REPLACE FUNCTION accounts_internal.normalize_field(account_type text, name text, kind text, value text)
     RETURNS text
     AS 'MODULE_PATHNAME', 'account_normalize_field'
@@ -92,7 +99,6 @@ DECLARE
     names text[];
     result jsonb;
     changed jsonb := '{}';
-    f record;
     v jsonb;
 BEGIN
     IF set_fields.account_id IS NULL THEN
@@ -121,10 +127,7 @@ BEGIN
     END IF;
     -- every key declared, each declaration held until the end (drop_field())
     names := ARRAY(SELECT k FROM pg_catalog.jsonb_object_keys(set_fields.fields) k ORDER BY 1);
-    FOR f IN SELECT * FROM accounts_internal.store_fields(t.account_type::pg_catalog.text, names) LOOP
-        decls := decls OPERATOR(pg_catalog.||)
-                 pg_catalog.jsonb_build_object(f.name, pg_catalog.jsonb_build_object('kind', f.kind, 'personal', f.personal));
-    END LOOP;
+    decls := accounts_internal.lock_fields(t.account_type::pg_catalog.text, names);
     result := COALESCE(t.fields, '{}');
     FOR i IN 1 .. COALESCE(pg_catalog.cardinality(names), 0) LOOP
         kinds := decls OPERATOR(pg_catalog.->) names[i];

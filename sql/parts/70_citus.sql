@@ -189,6 +189,8 @@ BEGIN
     -- erasure, as on one node (10_tables.sql, ERASURE)
     ALTER TABLE accounts.dist_identifiers ALTER COLUMN value SET STATISTICS 0;
     ALTER TABLE accounts.dist_identifiers SET (vacuum_index_cleanup = on);
+    -- 1.8: fields and identifier limits
+    PERFORM accounts_internal.dist_record_setup();
 
     PERFORM pg_catalog.create_reference_table('accounts.dist_account_types');
     PERFORM pg_catalog.create_reference_table('accounts.dist_identifier_types');
@@ -198,7 +200,6 @@ BEGIN
     PERFORM pg_catalog.create_distributed_table('accounts.dist_identifiers', 'route',
                                                 colocate_with := 'accounts.dist_accounts');
     PERFORM accounts_internal.dist_journal_setup();
-    PERFORM accounts_internal.dist_record_setup();
     -- the existing rows, through Citus into the shards; the single-node
     -- tables are left empty (nothing reads them any more)
     INSERT INTO accounts.dist_account_types (name, created_at)
@@ -302,7 +303,8 @@ BEGIN
     CREATE TABLE accounts.dist_event_redactions (
         accounts      uuid[] NOT NULL,
         holders       uuid[],
-        erased        accounts.identifier[]);
+        erased        accounts.identifier[],
+        kept          text[]);
     ALTER TABLE accounts.dist_event_redactions REPLICA IDENTITY FULL;
     CREATE TABLE accounts.dist_journal_settings (
         account_type  text COLLATE "C" NOT NULL,
@@ -340,37 +342,63 @@ CREATE OR REPLACE FUNCTION accounts_internal.dist_record_setup() RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    -- distribute() calls it before it distributes the tables, the second
+    -- run of distribute() after an update from 1.7 after
+    distributed boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'accounts.dist_accounts'::pg_catalog.regclass);
     r record;
 BEGIN
-    ALTER TABLE accounts.dist_accounts ADD COLUMN fields jsonb;
-    -- no per-value statistics of the fields (10_tables.sql, ERASURE):
-    -- Citus refuses SET STATISTICS on a distributed table, so the
-    -- coordinator's table, then every shard
-    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
-    ALTER TABLE accounts.dist_accounts ALTER COLUMN fields SET STATISTICS 0;
-    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'on', true);
-    FOR r IN SELECT * FROM pg_catalog.run_command_on_shards('accounts.dist_accounts',
-                               'ALTER TABLE %s ALTER COLUMN fields SET STATISTICS 0') LOOP
-        IF NOT r.success THEN
-            RAISE EXCEPTION 'could not set the statistics of shard %', r.shardid
-                USING ERRCODE = 'connection_failure', DETAIL = r.result,
-                      HINT = 'Run SELECT accounts.distribute() again once every node is reachable.';
-        END IF;
-    END LOOP;
-    ALTER TABLE accounts.dist_identifier_types ADD COLUMN max_per_account integer,
-        ADD CONSTRAINT dist_identifier_types_max_check
+    -- dist_accounts.fields, with no per-value statistics (10_tables.sql,
+    -- ERASURE).  Before distribution, on the table: its shards take it.
+    -- After: Citus refuses SET STATISTICS on a distributed table, and a
+    -- shard can be reached only through connections of their own, which
+    -- would wait for this transaction's locks on the table; so first, and
+    -- committed by those connections: every node's table (metadata
+    -- included, without propagation), then every shard.  Repeating it
+    -- (distribute() again after a failure) changes nothing.
+    IF NOT distributed THEN
+        ALTER TABLE accounts.dist_accounts ADD COLUMN IF NOT EXISTS fields jsonb;
+        ALTER TABLE accounts.dist_accounts ALTER COLUMN fields SET STATISTICS 0;
+    ELSE
+        FOR r IN SELECT n.nodeid, n.success, n.result FROM pg_catalog.run_command_on_all_nodes(
+                     'SET LOCAL citus.enable_ddl_propagation TO off; '
+                     'ALTER TABLE accounts.dist_accounts ADD COLUMN IF NOT EXISTS fields jsonb; '
+                     'ALTER TABLE accounts.dist_accounts ALTER COLUMN fields SET STATISTICS 0') n
+                 UNION ALL
+                 SELECT s.shardid, s.success, s.result FROM pg_catalog.run_command_on_shards('accounts.dist_accounts',
+                     'ALTER TABLE %s ADD COLUMN IF NOT EXISTS fields jsonb') s
+                 UNION ALL
+                 SELECT s.shardid, s.success, s.result FROM pg_catalog.run_command_on_shards('accounts.dist_accounts',
+                     'ALTER TABLE %s ALTER COLUMN fields SET STATISTICS 0') s LOOP
+            IF NOT r.success THEN
+                RAISE EXCEPTION 'could not add the fields of the accounts on node or shard %', r.nodeid
+                    USING ERRCODE = 'connection_failure', DETAIL = r.result,
+                          HINT = 'Run SELECT accounts.distribute() again once every node is reachable.';
+            END IF;
+        END LOOP;
+    END IF;
+    ALTER TABLE accounts.dist_identifier_types ADD COLUMN IF NOT EXISTS max_per_account integer;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                    WHERE c.conrelid OPERATOR(pg_catalog.=) 'accounts.dist_identifier_types'::pg_catalog.regclass
+                      AND c.conname OPERATOR(pg_catalog.=) 'dist_identifier_types_max_check') THEN
+        ALTER TABLE accounts.dist_identifier_types ADD CONSTRAINT dist_identifier_types_max_check
             CHECK (max_per_account IS NULL OR max_per_account OPERATOR(pg_catalog.>=) 1);
-    CREATE UNIQUE INDEX dist_identifier_types_limit_key
+    END IF;
+    CREATE UNIQUE INDEX IF NOT EXISTS dist_identifier_types_limit_key
         ON accounts.dist_identifier_types (account_type, name, max_per_account);
-    CREATE TABLE accounts.dist_account_fields (
-        account_type  text COLLATE "C" NOT NULL,
-        name          text COLLATE "C" NOT NULL,
-        kind          text COLLATE "C" NOT NULL,
-        personal      boolean NOT NULL,
-        created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-        CONSTRAINT dist_account_fields_pkey PRIMARY KEY (account_type, name));
-    PERFORM pg_catalog.create_reference_table('accounts.dist_account_fields');
-    ALTER TABLE accounts.dist_event_redactions ADD COLUMN kept text[];
+    IF pg_catalog.to_regclass('accounts.dist_account_fields') IS NULL THEN
+        CREATE TABLE accounts.dist_account_fields (
+            account_type  text COLLATE "C" NOT NULL,
+            name          text COLLATE "C" NOT NULL,
+            kind          text COLLATE "C" NOT NULL,
+            personal      boolean NOT NULL,
+            created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+            CONSTRAINT dist_account_fields_pkey PRIMARY KEY (account_type, name));
+        PERFORM pg_catalog.create_reference_table('accounts.dist_account_fields');
+    END IF;
+    IF pg_catalog.to_regclass('accounts.dist_event_redactions') IS NOT NULL THEN
+        ALTER TABLE accounts.dist_event_redactions ADD COLUMN IF NOT EXISTS kept text[];
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION accounts_internal.dist_record_setup() IS
@@ -390,7 +418,13 @@ DECLARE
     done boolean := false;
     r record;
 BEGIN
-    -- 1.5 -> 1.6: the change journal (with 1.7's tables)
+    -- 1.7 -> 1.8: the account record (fields, identifier limits); first,
+    -- before anything here locks dist_accounts (dist_record_setup())
+    IF pg_catalog.to_regclass('accounts.dist_account_fields') IS NULL THEN
+        PERFORM accounts_internal.dist_record_setup();
+        done := true;
+    END IF;
+    -- 1.5 -> 1.6: the change journal (with the tables of 1.7 and 1.8)
     IF pg_catalog.to_regclass('accounts.dist_events') IS NULL THEN
         PERFORM accounts_internal.dist_journal_setup();
         done := true;
@@ -426,11 +460,6 @@ BEGIN
         ALTER TABLE accounts.dist_identifiers SET (vacuum_index_cleanup = on);
         -- the normalization of 1.7 (20_find_or_create.sql)
         PERFORM accounts_internal.warn_renormalized('accounts.dist_identifiers');
-        done := true;
-    END IF;
-    -- 1.7 -> 1.8: the account record (fields, identifier limits)
-    IF pg_catalog.to_regclass('accounts.dist_account_fields') IS NULL THEN
-        PERFORM accounts_internal.dist_record_setup();
         done := true;
     END IF;
     RETURN done;

@@ -168,5 +168,30 @@ $node->safe_psql('v13', q{SELECT accounts.find_or_create_account('user', 'refere
 is($node->safe_psql('v13', q{SELECT string_agg(kind, ',') FROM accounts.events_since(0)}), 'account.created',
 	'after the update to 1.4 the journal starts');
 
+# 1.7 -> 1.8: the 1.8 library on a 1.7 schema works as 1.7 (no fields, no
+# limits, the multi-identifier call without on_conflict); the update gives
+# the functions whose signature changed the grants the old ones had
+$node->safe_psql('postgres', 'CREATE DATABASE v17');
+$node->safe_psql('v17', q{CREATE EXTENSION account VERSION '1.7';
+	CREATE ROLE v17_app; CREATE ROLE v17_ops;
+	SELECT accounts.grant_access('v17_app', 'application');
+	SELECT accounts.grant_access('v17_ops', 'lifecycle')});
+is($node->safe_psql('v17', q{
+	SELECT accounts.create_identifier_type('user', 'email', 'email');
+	SELECT (accounts.find_or_create_account('user', ARRAY[('reference_id', 'x'), ('email', 'x@example.com')]::accounts.identifier[])).created;
+	SELECT cardinality(identifiers) FROM accounts.get_account(accounts.find_account('user', 'email', 'x@example.com'))}),
+	"\nt\n2", 'the 1.8 library works on a 1.7 schema');
+$node->safe_psql('v17', 'ALTER EXTENSION account UPDATE');
+is($node->safe_psql('v17', q{SELECT string_agg(r || ' ' || f || ' ' || has_function_privilege(r, f, 'EXECUTE'), ', ' ORDER BY r, f)
+	FROM unnest(ARRAY['v17_app', 'v17_ops']) r,
+	     unnest(ARRAY['accounts.get_account(uuid)', 'accounts.find_or_create_account(text, accounts.identifier[], text)']) f}),
+	'v17_app accounts.find_or_create_account(text, accounts.identifier[], text) true, v17_app accounts.get_account(uuid) true, '
+	. 'v17_ops accounts.find_or_create_account(text, accounts.identifier[], text) false, v17_ops accounts.get_account(uuid) true',
+	'the update keeps the grants of get_account() and of the multi-identifier call, whose signatures changed');
+is($node->safe_psql('v17', q{SET ROLE v17_app;
+	SELECT (accounts.find_or_create_account('user', ARRAY[('reference_id', 'x'), ('email', 'y@example.com')]::accounts.identifier[], on_conflict => 'merge')).created;
+	SELECT fields FROM accounts.get_account(accounts.find_account('user', 'email', 'y@example.com'))}),
+	"f\n{}", 'and the application role calls them');
+
 $node->stop;
 done_testing();

@@ -153,7 +153,7 @@ for my $w (@workers)
 like($err, qr/55000: accounts.distribute\(\) runs on the coordinator/, 'distribute() on a worker: 55000');
 is($coord->safe_psql('postgres', q{SELECT string_agg(table_name::text || ':' || citus_table_type || ':' || shard_count, ' ' ORDER BY table_name::text)
 	FROM citus_tables WHERE table_name::text LIKE 'accounts.%'}),
-	'accounts.dist_account_types:reference:1 accounts.dist_accounts:distributed:8 accounts.dist_event_redactions:reference:1 accounts.dist_events:distributed:8 accounts.dist_identifier_types:reference:1 accounts.dist_identifiers:distributed:8 accounts.dist_journal_settings:reference:1',
+	'accounts.dist_account_fields:reference:1 accounts.dist_account_types:reference:1 accounts.dist_accounts:distributed:8 accounts.dist_event_redactions:reference:1 accounts.dist_events:distributed:8 accounts.dist_identifier_types:reference:1 accounts.dist_identifiers:distributed:8 accounts.dist_journal_settings:reference:1',
 	'registries are reference tables, accounts, identifiers and events distributed over 8 shards');
 is($coord->safe_psql('postgres', q{SELECT count(DISTINCT colocation_id) FROM citus_tables WHERE table_name::text IN ('accounts.dist_accounts', 'accounts.dist_identifiers', 'accounts.dist_events')}),
 	'1', 'accounts, identifiers and events are co-located');
@@ -376,6 +376,70 @@ $coord->safe_psql('postgres', q{SELECT accounts.merge_accounts(accounts.find_acc
 is($coord->safe_psql('postgres', q{SELECT count(DISTINCT account_id) || ' ' || bool_and(account_id = accounts.find_account('user', 'reference_id', 'rp_a'))
 	FROM inquiries WHERE id IN (10, 11)}), '1 true', 'merge_accounts re-points the trigger-managed rows');
 
+# 3c. the account record and identity resolution (1.8), from every node
+$coord->safe_psql('postgres', q{SELECT accounts.create_account_type('person');
+	SELECT accounts.create_identifier_type('person', 'email', 'email');
+	SELECT accounts.create_identifier_type('person', 'device', 'text');
+	SELECT accounts.create_field('person', 'name');
+	SELECT accounts.create_field('person', 'birthdate', 'date');
+	SELECT accounts.create_field('person', 'plan', personal => false);
+	SELECT accounts.set_identifier_limit('person', 'reference_id', 1)});
+for my $node (@nodes)
+{
+	my $n = $node->name;
+	is($node->safe_psql('postgres', q{SELECT string_agg(name || ':' || kind || ':' || personal, ' ' ORDER BY name) FROM accounts_internal.store_fields('person')}),
+		'birthdate:date:true name:text:true plan:text:false', "$n: the fields declared on the coordinator");
+	my $r = $node->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('person', 'reference_id', 'r_$n')});
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.add_identifier('$r', 'reference_id', 'r2_$n')});
+	like($err, qr/23514: account $r would hold 2 identifiers of type "reference_id"/, "$n: add_identifier beyond the limit: 23514");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT * FROM accounts.find_or_create_account('person',
+		ARRAY[ROW('reference_id', 'r_$n'), ROW('reference_id', 'r3_$n')]::accounts.identifier[], on_conflict => 'merge')});
+	like($err, qr/23514: account $r would hold 2 identifiers of type "reference_id"/, "$n: the multi-identifier call beyond it: 23514");
+	my ($a, $b, $c) = map { $node->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('person', 'device', 'd${_}_$n')}) } ('a', 'b', 'c');
+	is($node->safe_psql('postgres', qq{SELECT accounts.set_fields('$c', '{"name": " Cy ", "birthdate": "1980-02-03", "plan": "pro"}')}),
+		'{"name": "Cy", "plan": "pro", "birthdate": "1980-02-03"}', "$n: set_fields, normalized");
+	is($node->safe_psql('postgres', qq{SELECT fields FROM accounts.get_account('$c')}),
+		'{"name": "Cy", "plan": "pro", "birthdate": "1980-02-03"}', "$n: get_account shows them");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.set_fields('$c', '{"name": "x", "nick": "y"}')});
+	like($err, qr/42704: field "nick" is not declared for account type "person"/, "$n: an undeclared field: 42704");
+	is($node->safe_psql('postgres', qq{SELECT fields->>'name' FROM accounts.get_account('$c')}), 'Cy', "$n: and nothing written");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT * FROM accounts.find_or_create_account('person',
+		ARRAY[ROW('device', 'da_$n'), ROW('device', 'db_$n')]::accounts.identifier[])});
+	like($err, qr/21000: the identifiers belong to more than one account/, "$n: without on_conflict: 21000");
+	# a and c linked, with a new identifier: one account, the oldest (a), with c's fields
+	is($node->safe_psql('postgres', qq{SELECT account_id = '$a' AND NOT created FROM accounts.find_or_create_account('person',
+		ARRAY[ROW('device', 'dc_$n'), ROW('device', 'da_$n'), ROW('device', 'x_$n')]::accounts.identifier[], on_conflict => 'merge')}),
+		't', "$n: a merging call: the oldest survives");
+	is($node->safe_psql('postgres', qq{SELECT status || ' ' || merged_into FROM accounts.get_account('$c')}), "merged $a", "$n: the other is merged into it");
+	is($node->safe_psql('postgres', qq{SELECT fields::text || ' ' || cardinality(identifiers) FROM accounts.get_account('$a')}),
+		'{"name": "Cy", "plan": "pro", "birthdate": "1980-02-03"} 3', "$n: the survivor took the identifiers and the fields");
+	for my $other (@nodes)
+	{
+		is($other->safe_psql('postgres', qq{SELECT accounts.find_account('person', 'device', 'x_$n') = '$a' AND accounts.find_account('person', 'device', 'dc_$n') = '$a'}),
+			't', "$n: " . $other->name . ' finds every identifier on the survivor');
+	}
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.set_fields('$c', '{"name": "x"}')});
+	like($err, qr/55000: account $c was merged into account $a/, "$n: a merged account takes no fields: 55000");
+	($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nBEGIN ISOLATION LEVEL REPEATABLE READ;\n" . qq{SELECT * FROM accounts.find_or_create_account('person',
+		ARRAY[ROW('device', 'da_$n'), ROW('device', 'db_$n')]::accounts.identifier[], on_conflict => 'merge')});
+	like($err, qr/0A000: find_or_create_account\(\) with on_conflict => 'merge' runs under READ COMMITTED on a distributed cluster/,
+		"$n: a merging call under REPEATABLE READ: 0A000");
+	is($node->safe_psql('postgres', qq{SELECT accounts.redact_account('$a') || ' ' || (SELECT fields::text FROM accounts.get_account('$a'))}),
+		'3 {"plan": "pro"}', "$n: a redaction erases the personal fields, keeps the others");
+	my $events = join ' ', map { $_->safe_psql('postgres', qq{SELECT string_agg(detail::text, ' ' ORDER BY seq) FROM accounts.events_since(0)
+		WHERE kind = 'account.fields_updated' AND account_id IN ('$a', '$c')}) } @nodes;
+	unlike($events, qr/Cy|1980/, "$n: and their values from the events, on every node");
+	like($events, qr/"plan": "pro"/, "$n: but not the other fields' values");
+}
+($ret, $out, $err) = $workers[0]->psql('postgres', "\\set VERBOSITY verbose\nSELECT accounts.drop_field('person', 'plan')");
+like($err, qr/2BP01: field "plan" of account type "person" is in use/, 'drop_field of a field in use, from a worker: 2BP01');
+$workers[1]->safe_psql('postgres', q{SELECT accounts.create_field('person', 'nick'); SELECT accounts.drop_field('person', 'nick')});
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_account_fields WHERE name = 'nick'}), '0', 'create_field and drop_field from a worker');
+is(join(' ', map { $_->safe_psql('postgres', q{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT count(*) FILTER (WHERE a.attstattarget <> 0) || '/' || count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'fields'
+		 WHERE c.relname ~ '^dist_accounts(_[0-9]+)?$'}) } @nodes) =~ /^0\/\d+ 0\/\d+ 0\/\d+$/ ? 'none' : 'some',
+	'none', 'no per-value statistics of fields on any shard');
+
 # nothing ever went to the single-node tables after distribute()
 for my $node (@nodes)
 {
@@ -438,6 +502,34 @@ audit('lifecycle run');
 check_consumed('lifecycle run', "$outfile.events");
 journal_audit('lifecycle run', $nj);
 
+# 6b. identity resolution under load (issue #27): 16 clients over the
+# three nodes link pairs of identifiers with on_conflict => 'merge', without
+# and with a limit (test/clients/resolution.py): every component of the
+# committed links is one live account, the journals replayed give the tables
+$coord->safe_psql('postgres', q{SELECT accounts.create_account_type(t) FROM unnest(ARRAY['linked', 'limited']) t;
+	SELECT accounts.create_identifier_type(t, 'email', 'email'), accounts.create_identifier_type(t, 'device', 'text'),
+	       accounts.create_field(t, 'name'), accounts.create_field(t, 'city', personal => false)
+	  FROM unnest(ARRAY['linked', 'limited']) t;
+	SELECT accounts.set_identifier_limit('limited', 'reference_id', 1)});
+my $resolution = dirname(__FILE__) . '/../clients/resolution.py';
+for my $run (['linked', ''], ['limited', '1'])
+{
+	my ($type, $limit) = @$run;
+	$ok = IPC::Run::run([ 'python3', $resolution ], '>', \$stdout, '2>', \$stderr,
+		init => sub { $ENV{RESOLUTION_NODES} = join '|', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
+					  $ENV{RESOLUTION_TYPE} = $type; $ENV{RESOLUTION_LIMIT} = $limit; $ENV{RESOLUTION_CITUS} = 1;
+					  $ENV{RESOLUTION_SECONDS} = $seconds; });
+	diag($stdout);
+	diag($stderr) if $stderr;
+	ok($ok, "$type: 16 clients linking pairs over three nodes: every component one live account, the journals give the tables");
+	my ($links) = $stdout =~ /^count links (\d+)$/m;
+	cmp_ok($links // 0, '>', 200, "$type: hundreds of committed links");
+	like($stdout, qr/^audit replayed accounts differing 0$/m, "$type: the journals replayed give every account");
+	like($stdout, qr/^audit over-limit 0$/m, 'limited: no account holds two reference ids') if $limit;
+}
+audit('resolution run');
+CitusTest::no_prepared('resolution run');
+
 # retention, from a worker: every node's journal
 my $all_events = 0;
 $all_events += scalar @{ journal($_) } for @nodes;
@@ -461,7 +553,7 @@ is($workers[0]->safe_psql('upgraded', q{SELECT created FROM accounts.find_or_cre
 	't', 'the new library runs the 1.5 schema of a distributed cluster (registry and creates)');
 $coord->safe_psql('upgraded', 'ALTER EXTENSION account UPDATE');
 is(join(' ', map { $_->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}) } @nodes),
-	'1.7 1.7 1.7', 'ALTER EXTENSION on the coordinator of a cluster distributed by 1.5 updates every node');
+	'1.8 1.8 1.8', 'ALTER EXTENSION on the coordinator of a cluster distributed by 1.5 updates every node');
 is($workers[1]->safe_psql('upgraded', q{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'MADE_BY_15')}),
 	"$u15 false", 'after the update, an account made by 1.5 is found');
 is($workers[1]->safe_psql('upgraded', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'between')}),
@@ -475,7 +567,11 @@ is($coord->safe_psql('upgraded', q{SELECT (SELECT 'vacuum_index_cleanup=on' = AN
 	|| ' ' || (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'accounts.dist_identifiers'::regclass AND attname = 'value')
 	|| ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts.dist_event_redactions'::regclass AND attname IN ('holders', 'erased'))
 	|| ' ' || (SELECT string_agg(relreplident::text, '' ORDER BY relname) FROM pg_class WHERE oid IN ('accounts.dist_events'::regclass, 'accounts.dist_event_redactions'::regclass))}),
-	'true 0 2 ff', 'in one call, from 1.5 to 1.7: erasure settings, the redaction columns, replica identities for shard moves');
+	'true 0 2 ff', 'in one call, from 1.5 to 1.8: erasure settings, the redaction columns, replica identities for shard moves');
+is($coord->safe_psql('upgraded', q{SELECT (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'accounts.dist_accounts'::regclass AND attname = 'fields')
+	|| ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts.dist_identifier_types'::regclass AND attname = 'max_per_account')
+	|| ' ' || (SELECT count(*) FROM citus_tables WHERE table_name = 'accounts.dist_account_fields'::regclass)}),
+	'0 1 1', 'and the account record of 1.8: fields without statistics, limits, the fields registry');
 is(join(' ', map { $_->safe_psql('upgraded', q{SET citus.show_shards_for_app_name_prefixes = '*';
 		SELECT count(*) FILTER (WHERE a.attstattarget <> 0) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'value'
 		 WHERE c.relname ~ '^dist_identifiers_[0-9]+$'}) } @nodes), '0 0 0', 'and every shard of dist_identifiers keeps no value statistics');

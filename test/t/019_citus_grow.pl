@@ -98,7 +98,8 @@ diag('adding worker3 at ' . localtime());
 $coord->safe_psql('postgres', "SELECT citus_add_node('" . $w3->host . "', " . $w3->port . ")");
 diag('added at ' . localtime());
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'), '3', 'worker3 joined the cluster');
-is($w3->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}), '1.7', 'Citus made the extension on it');
+is($w3->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}),
+	$coord->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}), 'Citus made the extension on it');
 my ($ret, $out, $err) = $w3->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'on_w3_early')");
 if ($ret == 0)
 {
