@@ -588,6 +588,51 @@ $workers[1]->safe_psql('upgraded', q{SELECT accounts.set_journal('user', false)}
 is($coord->safe_psql('upgraded', q{SELECT enabled FROM accounts.dist_journal_settings}), 'f', 'set_journal works from a worker');
 is($coord->safe_psql('upgraded', q{SELECT count(*) FROM accounts.dist_accounts WHERE event_detail IS NOT NULL}), '0', 'no account row keeps an event detail');
 
+# a cluster distributed by 1.7, updated to 1.8: everything of 1.7 works
+# until distribute() runs again (fields and limits refuse with 55000), then
+# the account record is there, on the existing accounts too
+for my $node (@nodes)
+{
+	$node->safe_psql('postgres', 'CREATE DATABASE upgraded17');
+	$node->safe_psql('upgraded17', 'CREATE EXTENSION citus');
+}
+$coord->safe_psql('upgraded17', "SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
+$coord->safe_psql('upgraded17', "SELECT citus_add_node('" . $_->host . "', " . $_->port . ")") for @workers;
+$coord->safe_psql('upgraded17', q{CREATE EXTENSION account VERSION '1.7'; SELECT accounts.distribute(4)});
+my $u17 = $workers[0]->safe_psql('upgraded17', q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'made_by_17')});
+$coord->safe_psql('upgraded17', 'ALTER EXTENSION account UPDATE');
+is(join(' ', map { $_->safe_psql('upgraded17', q{SELECT extversion FROM pg_extension WHERE extname = 'account'}) } @nodes),
+	'1.8 1.8 1.8', 'a cluster distributed by 1.7: ALTER EXTENSION updates every node');
+is($workers[1]->safe_psql('upgraded17', qq{SELECT account_id || ' ' || created FROM accounts.find_or_create_account('user', 'reference_id', 'MADE_BY_17')}),
+	"$u17 false", 'an account made by 1.7 is found before distribute() runs again');
+is($workers[0]->safe_psql('upgraded17', qq{SELECT fields::text || ' ' || cardinality(identifiers) FROM accounts.get_account('$u17')}),
+	'{} 1', 'get_account works, without fields');
+$workers[0]->safe_psql('upgraded17', q{SELECT accounts.create_identifier_type('user', 'email', 'email')});
+is($workers[1]->safe_psql('upgraded17', q{SELECT account_id = (SELECT accounts.find_account('user', 'reference_id', 'made_by_17')) AND NOT created
+	FROM accounts.find_or_create_account('user', ARRAY[ROW('reference_id', 'made_by_17'), ROW('email', 'm17@example.com')]::accounts.identifier[], on_conflict => 'merge')}),
+	't', 'the multi-identifier call takes on_conflict');
+for my $call (q{SELECT accounts.create_field('user', 'name')}, qq{SELECT accounts.set_fields('$u17', '{"name": "x"}')},
+			  q{SELECT accounts.set_identifier_limit('user', 'email', 2)})
+{
+	($ret, $out, $err) = $workers[1]->psql('upgraded17', "\\set VERBOSITY verbose\n$call");
+	like($err, qr/55000: fields and identifier limits are not distributed on this cluster yet/, "before distribute() again: $call: 55000");
+}
+($ret, $out, $err) = $coord->psql('upgraded17', 'SELECT accounts.distribute()');
+like($err, qr/the update of the distributed tables is finished/, 'distribute() again finishes the update from 1.7');
+is($coord->safe_psql('upgraded17', q{SELECT (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'accounts.dist_accounts'::regclass AND attname = 'fields')
+	|| ' ' || (SELECT count(*) FROM citus_tables WHERE table_name = 'accounts.dist_account_fields'::regclass)
+	|| ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts.dist_event_redactions'::regclass AND attname = 'kept')}),
+	'0 1 1', 'the fields column without statistics, the fields registry, the redactions\' kept fields');
+is(join(' ', map { $_->safe_psql('upgraded17', q{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT count(*) FILTER (WHERE a.attstattarget = 0) || '/' || count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'fields'
+		 WHERE c.relname ~ '^dist_accounts_[0-9]+$'}) } @workers), '2/2 2/2', 'every shard has the column, without statistics');
+$workers[1]->safe_psql('upgraded17', q{SELECT accounts.create_field('user', 'name'); SELECT accounts.set_identifier_limit('user', 'email', 2)});
+is($workers[0]->safe_psql('upgraded17', qq{SELECT accounts.set_fields('$u17', '{"name": "Seventeen"}')}), '{"name": "Seventeen"}',
+	'then an account made by 1.7 takes fields');
+is($coord->safe_psql('upgraded17', qq{SELECT fields::text FROM accounts.get_account('$u17')}), '{"name": "Seventeen"}', 'seen from every node');
+($ret, $out, $err) = $coord->psql('upgraded17', "\\set VERBOSITY verbose\n" . qq{SELECT accounts.add_identifier('$u17', 'email', 'a\@example.com'); SELECT accounts.add_identifier('$u17', 'email', 'b\@example.com')});
+like($err, qr/23514: account $u17 would hold 3 identifiers of type "email"/, 'and its limits apply');
+
 # 8. amcheck on every index of the extension's tables and shards, every node
 CitusTest::amcheck('the end');
 
