@@ -402,6 +402,42 @@ def bench_merge(conn):
     }
 
 
+RECORD_N = 20 if SMOKE else 500
+
+
+def bench_record(conn):
+    """The account record (1.8), per call, each in one statement of
+    RECORD_N calls: a merging find-or-create that merges two accounts
+    (on_conflict => 'merge'), merge_accounts() of the same shape, a merging
+    call that is a hit (the identifiers on one account: no lock), the same
+    hit with on_conflict => 'error', and set_fields() of two fields."""
+    log(f"record: {RECORD_N} calls per case")
+    conn.execute("""DO $$ BEGIN PERFORM accounts.create_identifier_type('user', 'device');
+                     EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+                    DO $$ BEGIN PERFORM accounts.create_field('user', 'name'), accounts.create_field('user', 'plan', 'text', false);
+                     EXCEPTION WHEN duplicate_object THEN NULL; END $$""")
+    for variant in ("warm", "call", "explicit"):
+        conn.execute(f"""CREATE TEMP TABLE rec_{variant} AS
+            SELECT n,
+                   (accounts.find_or_create_account('user', 'device', 'ra-{variant}-' || n)).account_id AS a,
+                   (accounts.find_or_create_account('user', 'device', 'rb-{variant}-' || n)).account_id AS b
+              FROM generate_series(1, {RECORD_N}) n""")
+    conn.execute("VACUUM ANALYZE")
+    merging = """SELECT count(*) FROM rec_{v}, accounts.find_or_create_account('user',
+                     ARRAY[ROW('device', 'ra-{v}-' || n), ROW('device', 'rb-{v}-' || n)]::accounts.identifier[],
+                     on_conflict => '{mode}') f"""
+    ms(conn, merging.format(v="warm", mode="merge"))
+    out = {
+        "merging call": ms(conn, merging.format(v="call", mode="merge")),
+        "merge_accounts": ms(conn, "SELECT sum(accounts.merge_accounts(a, ARRAY[b])) FROM rec_explicit"),
+        "hit, merge": ms(conn, merging.format(v="call", mode="merge")),
+        "hit, error": ms(conn, merging.format(v="call", mode="error")),
+        "set_fields": ms(conn, """SELECT count(accounts.set_fields(a, jsonb_build_object('name', 'N' || n, 'plan', 'p')))
+                                    FROM rec_call"""),
+    }
+    return {k: v * 1000 / RECORD_N for k, v in out.items()}
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -458,13 +494,15 @@ def quick():
 
 
 def merge_only():
-    """BENCH_ONLY=merge: the merge cost alone."""
+    """BENCH_ONLY=merge: the merge cost alone, and the account record's."""
     with connect() as conn:
         conn.execute(open(os.path.join(HERE, "bench.sql")).read())
         m = bench_merge(conn)
+        r = bench_record(conn)
     print(f"Machine: {machine()}")
     print(f"merge_accounts(): {m['per merge']:.0f} µs per merge; +{m['per moved identifier']:.1f} µs per moved "
           f"identifier; +{m['per re-pointed row']:.1f} µs per re-pointed trigger-managed row")
+    print("account record, µs per call: " + ", ".join(f"{k} {v:.1f}" for k, v in r.items()))
 
 
 def main():
@@ -481,6 +519,7 @@ def main():
             rt = bench_round_trip(tmp)
             hot, hot_err = bench_contention(conn, tmp)
         merge = bench_merge(conn)
+        record = bench_record(conn)
     bulk = bench_bulk()
     mem = bench_memory()
 
@@ -533,6 +572,10 @@ def main():
     p(f"| merge_accounts(), µs (one source, {MERGE_N} merges) | {merge['per merge']:.0f} per merge; "
       f"+{merge['per moved identifier']:.1f} per moved identifier; "
       f"+{merge['per re-pointed row']:.1f} per re-pointed trigger-managed row | – | – | – | reported |")
+    p(f"| the account record, µs per call ({RECORD_N} calls) | merging call that merges two accounts "
+      f"{record['merging call']:.0f} (merge_accounts() of two: {record['merge_accounts']:.0f}); "
+      f"merging call that finds one account {record['hit, merge']:.1f} (on_conflict => 'error': {record['hit, error']:.1f}); "
+      f"set_fields() of two fields {record['set_fields']:.0f} | – | – | – | reported |")
     text = "\n".join(lines)
     print(text)
     out = os.environ.get("BENCH_OUT")
