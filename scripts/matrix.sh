@@ -255,8 +255,8 @@ run_in_root() {
 #           from source, then its suites)
 #   lane 2: the sid root, Citus built, 18 (suites, package), then 19 (with
 #           --full)
-#   lane 3: the trixie root, Citus built, 17 (suites, package, and
-#           pg_upgrade from lane 1's 16 build, waited for)
+#   lane 3: the trixie root, Citus built, 17 (suites, package), then
+#           pg_upgrade from lane 1's 16 build (waited for only then)
 wants() { case " $MAJORS " in *" $1 "*) return 0 ;; esac; return 1; }
 PG16_READY="$RESULTS/pg16-ready"
 
@@ -307,7 +307,8 @@ lane_sid() {
     fi
 }
 
-# lane 3: trixie (17, with pg_upgrade from lane 1's 16 build once it is there)
+# lane 3: trixie (17; then pg_upgrade from lane 1's 16 build, once it is
+# there: the rest of 17's suites do not wait for it)
 lane_trixie() {
     wants 17 || return 0
     if ! make_root "$CACHE/root-trixie" trixie 17 >"$RESULTS/root-trixie.log" 2>&1; then
@@ -315,14 +316,20 @@ lane_trixie() {
         : >"$RESULTS/status-17"; record 17 build FAILED
         return 0
     fi
-    install_citus "$CACHE/root-trixie" 17
-    if wants 16; then
-        for _ in $(seq 1 1200); do [ -f "$PG16_READY" ] && break; sleep 1; done
-    fi
+    major_in_root "$CACHE/root-trixie" 17
+    wants 16 || return 0
+    for _ in $(seq 1 1800); do [ -f "$PG16_READY" ] && break; sleep 1; done
     if share_pg16 "$CACHE/root-trixie"; then
-        major_in_root "$CACHE/root-trixie" 17 ACCOUNT_UPGRADE_FROM="$CACHE/pg16"
-    else
-        major_in_root "$CACHE/root-trixie" 17
+        log "PostgreSQL 17: pg_upgrade from 16 (test/t/013_pg_upgrade.pl)"
+        rm -f "$CACHE/root-trixie/tmp/account-status"
+        in_root "$CACHE/root-trixie" env PG_MAJOR=17 ACCOUNT_STATUS=/tmp/account-status \
+            ACCOUNT_UPGRADE_FROM="$CACHE/pg16" ACCOUNT_TAP_ONLY=test/t/013_pg_upgrade.pl \
+            /tmp/account/scripts/test.sh --core 2>&1 | tee "$RESULTS/test-17-upgrade.log" \
+            | grep -E '^(== |ok: |FAILED: |PostgreSQL [0-9]+, )' || true
+        # a failed pg_upgrade test fails 17's TAP cell
+        grep -q '^tap_only FAILED' "$CACHE/root-trixie/tmp/account-status" 2>/dev/null && record 17 tap FAILED
+        grep -q '^build FAILED' "$CACHE/root-trixie/tmp/account-status" 2>/dev/null && record 17 tap FAILED
+        umount_root "$CACHE/root-trixie"
     fi
 }
 
@@ -411,7 +418,7 @@ fi
 # machine does not keep
 for major in $MAJORS; do
     if grep -q "FAILED" "$RESULTS/status-$major" 2>/dev/null; then
-        for f in "$RESULTS/test-$major.log" "$RESULTS/deb-$major.log" "$RESULTS/citus-$major.log"; do
+        for f in "$RESULTS/test-$major.log" "$RESULTS/test-$major-upgrade.log" "$RESULTS/deb-$major.log" "$RESULTS/citus-$major.log"; do
             [ -f "$f" ] && grep -q "FAILED\|rror" "$f" || continue
             echo
             echo "==== $f (the steps that failed)"

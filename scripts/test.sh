@@ -126,7 +126,8 @@ run_step() {
     fi
 }
 
-# installcheck SUITE: one of the three PGXS suites (the other two emptied).
+# installcheck SUITE [VAR=VALUE...]: one of the three PGXS suites (the
+# other two emptied), with make variables of the caller's.
 installcheck() {
     local vars
     case $1 in
@@ -134,6 +135,7 @@ installcheck() {
         isolation) vars=(REGRESS= TAP_TESTS=) ;;
         tap) vars=(REGRESS= ISOLATION=) ;;
     esac
+    vars+=("${@:2}")
     if as_pg make -C "$SRC" -s installcheck PG_CONFIG="$PG_CONFIG" "${vars[@]}" \
         PROVE_FLAGS="--timer ${ACCOUNT_PROVE_JOBS:+-j$ACCOUNT_PROVE_JOBS}"; then
         return 0
@@ -166,9 +168,16 @@ if [ -z "${ACCOUNT_PROVE_JOBS+set}" ]; then
     ACCOUNT_PROVE_JOBS=$([ "$(nproc)" -ge 2 ] && echo 2 || echo 1)
 fi
 
-run_step regress pgxs "pg_regress suite (test/sql/, test/expected/)" installcheck regress
-run_step isolation pgxs "isolation specs (test/specs/)" installcheck isolation
-run_step tap tap "TAP tests (test/t/)" installcheck tap
+# ACCOUNT_TAP_ONLY="test/t/X.pl ...": those TAP tests alone, recorded as
+# step "tap_only" (scripts/matrix.sh: pg_upgrade on 17 once the 16 build it
+# upgrades from is there, after the rest of 17's suites)
+if [ -n "${ACCOUNT_TAP_ONLY:-}" ]; then
+    run_step tap_only tap "TAP tests: $ACCOUNT_TAP_ONLY" installcheck tap PROVE_TESTS="$ACCOUNT_TAP_ONLY"
+else
+    run_step regress pgxs "pg_regress suite (test/sql/, test/expected/)" installcheck regress
+    run_step isolation pgxs "isolation specs (test/specs/)" installcheck isolation
+    run_step tap tap "TAP tests (test/t/)" installcheck tap
+fi
 # BENCH_QUICK=1: the hit and miss benchmark too (scripts/matrix.sh --full);
 # BENCH_ROW=FILE collects its table row.
 if [ -n "${BENCH_QUICK:-}" ]; then
