@@ -322,6 +322,44 @@ $$;
 COMMENT ON FUNCTION accounts_internal.merge_found(text, uuid[]) IS
     'Internal (find_or_create_account with on_conflict => merge): merge the live accounts among ids into the oldest, under the merge lock';
 
+/*
+ * The row of an account that takes a write (redaction, archive, restore,
+ * tags, fields), locked with strength ('update', 'no key update'): 42704
+ * if there is none, 55000 if it was merged, with the hint "<verb> the
+ * surviving account <id> instead." and, when given, detail.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.lock_live_account(id uuid, strength text, verb text,
+        detail text DEFAULT NULL)
+    RETURNS accounts_internal.account_row
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t accounts_internal.account_row;
+BEGIN
+    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[lock_live_account.id]::uuid[], lock_live_account.strength);
+    IF t.id IS NULL THEN
+        RAISE EXCEPTION 'account % does not exist', lock_live_account.id
+            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status AND lock_live_account.detail IS NULL THEN
+        RAISE EXCEPTION 'account % was merged into account %', lock_live_account.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('%s the surviving account %s instead.', lock_live_account.verb,
+                                           accounts.resolve_account(lock_live_account.id));
+    END IF;
+    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
+        RAISE EXCEPTION 'account % was merged into account %', lock_live_account.id, t.merged_into
+            USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = lock_live_account.detail,
+                  HINT = pg_catalog.format('%s the surviving account %s instead.', lock_live_account.verb,
+                                           accounts.resolve_account(lock_live_account.id));
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.lock_live_account(uuid, text, text, text) IS
+    'Internal (the lifecycle): an account''s row locked for a write; 42704 if there is none, 55000 if it was merged';
+
 CREATE OR REPLACE FUNCTION accounts.redact_account(id uuid) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -337,17 +375,8 @@ BEGIN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account to redact.';
     END IF;
     PERFORM accounts_internal.store_require_read_committed('redact_account()'::pg_catalog.text);
-    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[redact_account.id]::uuid[], 'update'::pg_catalog.text);
-    IF t.id IS NULL THEN
-        RAISE EXCEPTION 'account % does not exist', redact_account.id
-            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
-    END IF;
-    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
-        RAISE EXCEPTION 'account % was merged into account %', redact_account.id, t.merged_into
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A merged account holds no identifiers.',
-                  HINT = pg_catalog.format('Redact the surviving account %s instead.', accounts.resolve_account(redact_account.id));
-    END IF;
+    t := accounts_internal.lock_live_account(redact_account.id, 'update'::pg_catalog.text, 'Redact'::pg_catalog.text,
+                                            'A merged account holds no identifiers.'::pg_catalog.text);
     IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
         RETURN 0;
     END IF;
@@ -393,16 +422,7 @@ BEGIN
     IF set_account_status.id IS NULL THEN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
     END IF;
-    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[set_account_status.id]::uuid[], 'no key update'::pg_catalog.text);
-    IF t.id IS NULL THEN
-        RAISE EXCEPTION 'account % does not exist', set_account_status.id
-            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
-    END IF;
-    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
-        RAISE EXCEPTION 'account % was merged into account %', set_account_status.id, t.merged_into
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = pg_catalog.format('Use the surviving account %s instead.', accounts.resolve_account(set_account_status.id));
-    END IF;
+    t := accounts_internal.lock_live_account(set_account_status.id, 'no key update'::pg_catalog.text, 'Use'::pg_catalog.text);
     IF t.status OPERATOR(pg_catalog.=) 'redacted'::accounts.account_status THEN
         RAISE EXCEPTION 'account % is redacted', set_account_status.id
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -483,16 +503,7 @@ BEGIN
         RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id of the account.';
     END IF;
     norm := accounts_internal.normalize_tags(change_tags.tags);
-    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[change_tags.id]::uuid[], 'no key update'::pg_catalog.text);
-    IF t.id IS NULL THEN
-        RAISE EXCEPTION 'account % does not exist', change_tags.id
-            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
-    END IF;
-    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
-        RAISE EXCEPTION 'account % was merged into account %', change_tags.id, t.merged_into
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = pg_catalog.format('Tag the surviving account %s instead.', accounts.resolve_account(change_tags.id));
-    END IF;
+    t := accounts_internal.lock_live_account(change_tags.id, 'no key update'::pg_catalog.text, 'Tag'::pg_catalog.text);
     old_tags := t.tags;
     IF change_tags.add THEN
         result := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(old_tags OPERATOR(pg_catalog.||) norm) x ORDER BY 1);

@@ -114,17 +114,8 @@ BEGIN
                   HINT = 'Pass a JSON object, e.g. ''{"name": "Ann"}''; a key with null removes that field.';
     END IF;
     PERFORM accounts_internal.store_require_record();
-    SELECT * INTO t FROM accounts_internal.store_lock_accounts(ARRAY[set_fields.account_id]::uuid[], 'no key update'::pg_catalog.text);
-    IF t.id IS NULL THEN
-        RAISE EXCEPTION 'account % does not exist', set_fields.account_id
-            USING ERRCODE = 'undefined_object', HINT = 'Look accounts up with accounts.find_account() or accounts.get_account().';
-    END IF;
-    IF t.status OPERATOR(pg_catalog.=) 'merged'::accounts.account_status THEN
-        RAISE EXCEPTION 'account % was merged into account %', set_fields.account_id, t.merged_into
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A merged account holds no fields.',
-                  HINT = pg_catalog.format('Set the fields of the surviving account %s instead.', accounts.resolve_account(set_fields.account_id));
-    END IF;
+    t := accounts_internal.lock_live_account(set_fields.account_id, 'no key update'::pg_catalog.text,
+                                            'Set the fields of'::pg_catalog.text, 'A merged account holds no fields.'::pg_catalog.text);
     -- every key declared, each declaration held until the end (drop_field())
     names := ARRAY(SELECT k FROM pg_catalog.jsonb_object_keys(set_fields.fields) k ORDER BY 1);
     decls := accounts_internal.lock_fields(t.account_type::pg_catalog.text, names);
