@@ -550,6 +550,9 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 						rule_lost_account(&keys[owner], &ids[owner]);
 					continue;
 				}
+				/* merged meanwhile: its identifiers are on the survivor now */
+				if (row.status == ACCOUNT_MERGED)
+					continue;
 				rule_check_attachable(&ids[owner], &row);
 				touched = true;
 				touched_id = ids[owner];
@@ -568,6 +571,15 @@ lookup_find_or_create_all(Lookup *s, IdentKey *keys, int nkeys,
 			if (row.status == ACCOUNT_MERGED || row.status == ACCOUNT_REDACTED)
 			{
 				unlock_keys(tags, n);
+				/*
+				 * A merge committed between the probes and the lock: the
+				 * merged account holds no identifier now (the merge moved
+				 * them, in its transaction), so the probes of the next
+				 * round find the survivor.  A merged account stays merged:
+				 * this does not loop.
+				 */
+				if (row.status == ACCOUNT_MERGED)
+					continue;
 				rule_check_attachable(&ids[owner], &row);
 			}
 			if (limited)
