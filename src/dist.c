@@ -113,6 +113,21 @@
  * COMMIT.  Only errors whose SQLSTATE is XX000 and whose message is about
  * a connection are changed, and only in transactions that called this
  * extension's distributed path.
+ *
+ * A SHARD THAT MOVES
+ *
+ * Citus moves shards (citus_rebalance_start(), citus_drain_node()) while
+ * calls run.  Writes wait for the move's final step on the shard's
+ * metadata lock; a read does not (citusdata/citus#1986), so a probe that
+ * picked the shard's old placement just before the move finished can
+ * reach the node after the old shard was dropped there: "relation
+ * "accounts.dist_identifiers_102011" does not exist" (42P01).  Nothing was
+ * decided on what the probe did not read, and a retry reads the new
+ * placement, so it is re-raised, in the same two places, as 40001
+ * (serialization_failure), the retry every caller of the distributed path
+ * already handles, with a detail that says what happened.  Only 42P01
+ * naming a relation accounts.dist_<table>_<shard id>, only in transactions
+ * that called the distributed path.
  */
 #include "postgres.h"
 
@@ -227,11 +242,52 @@ as_connection_failure(ErrorData *edata)
 		edata->hint = pstrdup("A node of the Citus cluster was unreachable during the call or its commit. Retry the transaction: a find-or-create finds what a commit that went through created.");
 }
 
+/*
+ * A shard that moved away (see A SHARD THAT MOVES in the header): Citus
+ * reports the node's error, 42P01 naming the shard's relation,
+ * "accounts.dist_<table>_<shard id>".
+ */
+static bool
+is_moved_shard(const ErrorData *edata)
+{
+	const char *prefix = "relation \"accounts.dist_";
+	const char *suffix = "\" does not exist";
+	const char *m = edata->message;
+	size_t		len;
+	const char *end;
+
+	if (edata->elevel != ERROR || edata->sqlerrcode != ERRCODE_UNDEFINED_TABLE || m == NULL ||
+		strncmp(m, prefix, strlen(prefix)) != 0)
+		return false;
+	len = strlen(m);
+	if (len < strlen(prefix) + strlen(suffix) + 2 || strcmp(m + len - strlen(suffix), suffix) != 0)
+		return false;
+	/* the shard id: digits after the last underscore */
+	end = m + len - strlen(suffix);
+	if (end[-1] < '0' || end[-1] > '9')
+		return false;
+	while (end[-1] >= '0' && end[-1] <= '9')
+		end--;
+	return end[-1] == '_';
+}
+
+static void
+as_moved_shard(ErrorData *edata)
+{
+	edata->sqlerrcode = ERRCODE_T_R_SERIALIZATION_FAILURE;
+	if (edata->detail == NULL)
+		edata->detail = pstrdup("A shard of the account tables moved to another node (a rebalance or a drained node) while the call ran.");
+	if (edata->hint == NULL)
+		edata->hint = pstrdup("Retry the transaction: it reads the shard where it is now.");
+}
+
 static void
 connection_error_hook(ErrorData *edata)
 {
 	if (dist_xact && is_lost_connection(edata))
 		as_connection_failure(edata);
+	if (dist_xact && is_moved_shard(edata))
+		as_moved_shard(edata);
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 }
@@ -245,25 +301,31 @@ dist_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		dist_xact = false;
 }
 
-/* In a PG_CATCH block: re-raise the error, as 08006 if it is a lost connection. */
+/*
+ * In a PG_CATCH block: re-raise the error, as 08006 if it is a lost
+ * connection, as 40001 if it is a shard that moved away.
+ */
 static void
 rethrow_connection_error(void)
 {
 	ErrorData  *edata;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (geterrcode() != ERRCODE_INTERNAL_ERROR)
+	if (geterrcode() != ERRCODE_INTERNAL_ERROR && geterrcode() != ERRCODE_UNDEFINED_TABLE)
 		PG_RE_THROW();
 	MemoryContextSwitchTo(ErrorContext);
 	edata = CopyErrorData();
 	MemoryContextSwitchTo(cxt);
-	if (!is_lost_connection(edata))
+	if (is_lost_connection(edata))
+		as_connection_failure(edata);
+	else if (is_moved_shard(edata))
+		as_moved_shard(edata);
+	else
 	{
 		FreeErrorData(edata);
 		PG_RE_THROW();
 	}
 	FlushErrorState();
-	as_connection_failure(edata);
 	ReThrowError(edata);
 }
 
