@@ -185,7 +185,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
         BENCH_ROW="${BENCH_ROW:-}" ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
     # where Citus is installed: through a coordinator and a worker against
     # the Citus floor
-    if [ -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
+    if [ -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ] && [ -z "${ACCOUNT_SKIP_CITUS:-}" ]; then
         run_step citus_bench one "benchmark: find-or-create on Citus" as_pg env \
             CITUS_BENCH_ROW="${CITUS_BENCH_ROW:-}" ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/citus.sh"
     fi
