@@ -57,7 +57,9 @@ mkdir -p "$CACHE"
 [ "$(id -u)" = 0 ] || { echo "matrix.sh needs root (debootstrap, chroot)" >&2; exit 1; }
 
 # Packages every root gets: the server and its headers come per major.
-ROOT_PACKAGES="build-essential,libicu-dev,pkg-config,libipc-run-perl,pgbouncer,python3-psycopg,libpq-dev,debhelper,dpkg-dev,postgresql-server-dev-all"
+# (Citus's build needs curl, lz4, zstd and Kerberos headers: installed with
+# the root, so that its build, beside the suites, needs no apt.)
+ROOT_PACKAGES="build-essential,libicu-dev,pkg-config,libipc-run-perl,pgbouncer,python3-psycopg,libpq-dev,debhelper,dpkg-dev,postgresql-server-dev-all,libcurl4-openssl-dev,liblz4-dev,libzstd-dev,libkrb5-dev"
 
 # make_root DIR SUITE MAJOR: a Debian root with postgresql-MAJOR.
 make_root() {
@@ -180,12 +182,9 @@ share_pg16() {
 # when it is).  Users install Citus from its own packages; this is only for
 # the test.  Records the cell "citus".
 CITUS_TARBALL=${CITUS_SRC:-$SHARED/citus/citus-14.0.1.tar.xz}
+citus_major() { case " $CITUS_MAJORS " in *" $1 "*) return 0 ;; esac; return 1; }
 install_citus() {
     local dir=$1 major=$2
-    case " $CITUS_MAJORS " in
-        *" $major "*) ;;
-        *) record "$major" citus "--full"; return 0 ;;
-    esac
     if [ -f "$dir/usr/lib/postgresql/$major/lib/citus.so" ] && [ "$(cat "$dir/tmp/.citus-built" 2>/dev/null)" = "$OPT" ]; then
         record "$major" citus ok
         return 0
@@ -199,9 +198,7 @@ install_citus() {
     rm -rf "$dir/tmp/citus"
     mkdir -p "$dir/tmp/citus"
     tar -xJf "$CITUS_TARBALL" -C "$dir/tmp/citus" --strip-components=1
-    if in_root "$dir" sh -c "apt-get install -y -q --no-install-recommends \
-            libcurl4-openssl-dev liblz4-dev libzstd-dev libkrb5-dev >/dev/null &&
-        cd /tmp/citus && ./configure PG_CONFIG=/usr/lib/postgresql/$major/bin/pg_config &&
+    if in_root "$dir" sh -c "cd /tmp/citus && ./configure PG_CONFIG=/usr/lib/postgresql/$major/bin/pg_config &&
         make -j\$(nproc) -s COPT=$OPT && make -s install" >"$RESULTS/citus-$major.log" 2>&1; then
         echo "$OPT" >"$dir/tmp/.citus-built"
         record "$major" citus ok
@@ -261,21 +258,42 @@ run_in_root() {
         record "$major" deb FAILED
         tail -n 40 "$RESULTS/deb-$major.log"
     fi
-    umount_root "$dir"
     return $rc
 }
 
+# tap_only_in_root DIR MAJOR NAME TESTS [VAR=VALUE...]: those TAP tests
+# alone inside DIR (scripts/test.sh, ACCOUNT_TAP_ONLY), after run_in_root;
+# a failure fails MAJOR's TAP cell.  Log: test-MAJOR-NAME.log.
+tap_only_in_root() {
+    local dir=$1 major=$2 name=$3 tests=$4 bench=$BENCH
+    shift 4
+    [ "$major" = 19 ] && bench=""
+    rm -f "$dir/tmp/account-status" "$dir/tmp/account-citus-bench"
+    touch "$dir/tmp/account-citus-bench"
+    chmod 666 "$dir/tmp/account-citus-bench"
+    in_root "$dir" env "$@" PG_MAJOR="$major" ACCOUNT_STATUS=/tmp/account-status ACCOUNT_TAP_ONLY="$tests" \
+        BENCH_QUICK="$bench" CITUS_BENCH_ROW=/tmp/account-citus-bench ${ACCOUNT_FULL:+ACCOUNT_FULL=1} \
+        /tmp/account/scripts/test.sh --core 2>&1 | tee "$RESULTS/test-$major-$name.log" \
+        | grep -E '^(== |ok: |FAILED: |PostgreSQL [0-9]+, )' || true
+    grep -qE '^(tap_only|build) FAILED' "$dir/tmp/account-status" 2>/dev/null && record "$major" tap FAILED
+    [ -f "$dir/tmp/account-status" ] || record "$major" tap FAILED
+    cat "$dir/tmp/account-citus-bench" >>"$RESULTS/citus-bench" 2>/dev/null || true
+    return 0
+}
+
 # Three lanes side by side: the host's majors, and one per Debian root
-# with its Citus build.  Most of a suite's time is spent waiting (load
-# tests that run for a while, servers starting and stopping, downloads),
-# so the lanes fill the two cores that one lane would leave half idle.
+# with its Citus build.  One lane alone would leave the cores idle while
+# it waits (downloads, servers starting and stopping); three keep both
+# busy (99% over a whole run, measured), so what makes the run shorter is
+# less work, not more lanes.
 #
 #   lane 1: 15 (the host's whole suite, scripts/test.sh), then 16 (built
 #           from source, then its suites)
-#   lane 2: the sid root, Citus built, 18 (suites, package), then 19 (with
-#           --full)
-#   lane 3: the trixie root, Citus built, 17 (suites, package), then
-#           pg_upgrade from lane 1's 16 build (waited for only then)
+#   lane 2: the sid root; 18's suites and package while Citus builds, then
+#           the Citus tests; then 19 (with --full)
+#   lane 3: the trixie root; 17's suites and package (with --full, as on
+#           18, with Citus), then pg_upgrade from lane 1's 16 build (waited
+#           for only then)
 wants() { case " $MAJORS " in *" $1 "*) return 0 ;; esac; return 1; }
 PG16_READY="$RESULTS/pg16-ready"
 
@@ -298,16 +316,29 @@ lane_host() {
     touch "$PG16_READY"
 }
 
-# major_in_root DIR MAJOR [VAR=VALUE...]
+# major_in_root DIR MAJOR [VAR=VALUE...]: MAJOR's suites and package in
+# DIR.  On a Citus major, Citus builds while the other suites run (the
+# build is the lane's longest step); its three TAP tests (and, with a
+# benchmark, its benchmark) run after both.
+CITUS_TESTS="test/t/015_citus.pl test/t/018_citus_2pc.pl test/t/019_citus_grow.pl"
 major_in_root() {
-    local dir=$1 major=$2
+    local dir=$1 major=$2 citus_pid
     shift 2
     : >"$RESULTS/status-$major"
-    install_citus "$dir" "$major"
-    case " $CITUS_MAJORS " in
-        *" $major "*) run_in_root "$dir" "$major" "$@" || true ;;
-        *) run_in_root "$dir" "$major" ACCOUNT_SKIP_CITUS=1 "$@" || true ;;
-    esac
+    if ! citus_major "$major"; then
+        record "$major" citus "--full"
+        run_in_root "$dir" "$major" ACCOUNT_SKIP_CITUS=1 "$@" || true
+        return 0
+    fi
+    in_root "$dir" true         # mounted once, for both
+    install_citus "$dir" "$major" &
+    citus_pid=$!
+    run_in_root "$dir" "$major" ACCOUNT_SKIP_CITUS=1 "$@" || true
+    wait "$citus_pid" || true
+    if [ "$(cell "$major" citus)" = ok ]; then
+        log "PostgreSQL $major: the Citus tests"
+        tap_only_in_root "$dir" "$major" citus "$CITUS_TESTS" "$@"
+    fi
 }
 
 # lane 2: sid (18, then 19 with --full)
@@ -319,10 +350,12 @@ lane_sid() {
         return 0
     fi
     wants 18 && major_in_root "$CACHE/root-sid" 18
+    umount_root "$CACHE/root-sid"
     if wants 19; then
         : >"$RESULTS/status-19"
         if add_major "$CACHE/root-sid" experimental 19; then
             run_in_root "$CACHE/root-sid" 19 || true
+            umount_root "$CACHE/root-sid"
         else
             record 19 build FAILED
         fi
@@ -339,18 +372,14 @@ lane_trixie() {
         return 0
     fi
     major_in_root "$CACHE/root-trixie" 17
+    umount_root "$CACHE/root-trixie"
     wants 16 || return 0
     for _ in $(seq 1 1800); do [ -f "$PG16_READY" ] && break; sleep 1; done
     if share_pg16 "$CACHE/root-trixie"; then
         log "PostgreSQL 17: pg_upgrade from 16 (test/t/013_pg_upgrade.pl)"
-        rm -f "$CACHE/root-trixie/tmp/account-status"
-        in_root "$CACHE/root-trixie" env PG_MAJOR=17 ACCOUNT_STATUS=/tmp/account-status \
-            ACCOUNT_UPGRADE_FROM="$CACHE/pg16" ACCOUNT_TAP_ONLY=test/t/013_pg_upgrade.pl \
-            /tmp/account/scripts/test.sh --core 2>&1 | tee "$RESULTS/test-17-upgrade.log" \
-            | grep -E '^(== |ok: |FAILED: |PostgreSQL [0-9]+, )' || true
-        # a failed pg_upgrade test fails 17's TAP cell
-        grep -q '^tap_only FAILED' "$CACHE/root-trixie/tmp/account-status" 2>/dev/null && record 17 tap FAILED
-        grep -q '^build FAILED' "$CACHE/root-trixie/tmp/account-status" 2>/dev/null && record 17 tap FAILED
+        # (no benchmark here: BENCH= for this step)
+        BENCH="" tap_only_in_root "$CACHE/root-trixie" 17 upgrade test/t/013_pg_upgrade.pl \
+            ACCOUNT_UPGRADE_FROM="$CACHE/pg16"
         umount_root "$CACHE/root-trixie"
     fi
 }
@@ -440,7 +469,7 @@ fi
 # machine does not keep
 for major in $MAJORS; do
     if grep -q "FAILED" "$RESULTS/status-$major" 2>/dev/null; then
-        for f in "$RESULTS/test-$major.log" "$RESULTS/test-$major-upgrade.log" "$RESULTS/deb-$major.log" "$RESULTS/citus-$major.log"; do
+        for f in "$RESULTS/test-$major.log" "$RESULTS/test-$major-upgrade.log" "$RESULTS/test-$major-citus.log" "$RESULTS/deb-$major.log" "$RESULTS/citus-$major.log"; do
             [ -f "$f" ] && grep -q "FAILED\|rror" "$f" || continue
             echo
             echo "==== $f (the steps that failed)"

@@ -180,8 +180,10 @@ else
 fi
 # BENCH_QUICK=1: the hit and miss benchmark too (scripts/matrix.sh --full);
 # BENCH_ROW=FILE collects its table row.
+# With ACCOUNT_TAP_ONLY (scripts/matrix.sh: Citus's tests, after the rest
+# of the major's suites) only the Citus benchmark.
 if [ -n "${BENCH_QUICK:-}" ]; then
-    run_step bench one "benchmark: hit and miss paths" as_pg env BENCH_QUICK=1 \
+    [ -n "${ACCOUNT_TAP_ONLY:-}" ] || run_step bench one "benchmark: hit and miss paths" as_pg env BENCH_QUICK=1 \
         BENCH_ROW="${BENCH_ROW:-}" ACCOUNT_SKIP_INSTALL=1 "$SRC/test/bench/bench.sh"
     # where Citus is installed: through a coordinator and a worker against
     # the Citus floor

@@ -36,6 +36,8 @@ CONNINFO = os.environ.get("JOURNAL_CONNINFO", "")
 WRITERS = int(os.environ.get("JOURNAL_WRITERS", "16"))
 CONSUMERS = int(os.environ.get("JOURNAL_CONSUMERS", "2"))
 SECONDS = float(os.environ.get("JOURNAL_SECONDS", "30"))
+# with JOURNAL_STOP_FILE, the writers run until that file exists instead
+STOP_FILE = os.environ.get("JOURNAL_STOP_FILE")
 POOL = 400
 
 EXPECTED = {
@@ -337,7 +339,14 @@ def main():
     consumers = [threading.Thread(target=consumer, args=(n,)) for n in range(CONSUMERS)]
     for t in writers + consumers:
         t.start()
-    time.sleep(SECONDS)
+    if STOP_FILE:
+        # the test says when (after its crash and what follows it), so a
+        # loaded machine cannot end the run before the crash
+        deadline = time.time() + 600
+        while not os.path.exists(STOP_FILE) and time.time() < deadline:
+            time.sleep(0.1)
+    else:
+        time.sleep(SECONDS)
     stop_writers.set()
     for t in writers:
         t.join()

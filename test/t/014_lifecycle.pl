@@ -38,7 +38,8 @@ my $conninfo = $node->connstr('postgres');
 my $ok = IPC::Run::run([ 'python3', $script ], '>', \$out, '2>', \$err,
 	init => sub {
 		$ENV{LIFECYCLE_CONNINFO} = $conninfo;
-		$ENV{LIFECYCLE_SECONDS} = $ENV{LIFECYCLE_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 8);
+		$ENV{LIFECYCLE_SECONDS} = $ENV{LIFECYCLE_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 5);
+		$ENV{LIFECYCLE_MIN_TRANSACTIONS} = 1001;
 	});
 note($out);
 diag($err) if $err;

@@ -453,7 +453,7 @@ for my $node (@nodes)
 
 my $client = dirname(__FILE__) . '/../clients/citus.py';
 my $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
-my $seconds = $ENV{CITUS_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 8);
+my $seconds = $ENV{CITUS_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 5);
 
 # 4. 16 clients over three nodes
 my $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_hot.txt";
@@ -538,7 +538,7 @@ for my $run (['linked', ''], ['limited', '1'])
 	$ok = IPC::Run::run([ 'python3', $resolution ], '>', \$stdout, '2>', \$stderr,
 		init => sub { $ENV{RESOLUTION_NODES} = join '|', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
 					  $ENV{RESOLUTION_TYPE} = $type; $ENV{RESOLUTION_LIMIT} = $limit; $ENV{RESOLUTION_CITUS} = 1;
-					  $ENV{RESOLUTION_SECONDS} = $seconds; });
+					  $ENV{RESOLUTION_SECONDS} = $seconds; $ENV{RESOLUTION_MIN_LINKS} = 201; });
 	diag($stdout);
 	diag($stderr) if $stderr;
 	ok($ok, "$type: 16 clients linking pairs over three nodes: every component one live account, the journals give the tables");

@@ -1,5 +1,5 @@
 # The change journal under load, with a crash (issue #14): 16 writers for
-# JOURNAL_SECONDS (8 s; 30 s with ACCOUNT_FULL=1) change accounts in every way the extension
+# JOURNAL_SECONDS (5 s; 30 s with ACCOUNT_FULL=1) change accounts in every way the extension
 # offers, some transactions rolled back, while two consumers read
 # accounts.events_since() in a loop, recording what they got and their
 # position in one transaction (test/clients/journal.py).  The server is
@@ -38,14 +38,19 @@ $node->safe_psql('postgres', q{
 	CREATE INDEX ON journal_consumed (consumer, seq);
 });
 
-my $seconds = $ENV{JOURNAL_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 8);
+my $seconds = $ENV{JOURNAL_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 5);
 my $script = dirname(__FILE__) . '/../clients/journal.py';
 my ($out, $err) = ('', '');
 my $conninfo = $node->connstr('postgres');
+# the clients run until this file exists: the crash must come while they
+# run, however slow the machine
+my $stop = "$PostgreSQL::Test::Utils::tmp_check/journal_stop";
+unlink $stop;
 my $run = start([ 'python3', $script ], '>', \$out, '2>', \$err,
 	init => sub {
 		$ENV{JOURNAL_CONNINFO} = $conninfo;
 		$ENV{JOURNAL_SECONDS} = $seconds;
+		$ENV{JOURNAL_STOP_FILE} = $stop;
 	});
 
 # crash in the middle of the run, once the consumers are under way
@@ -60,6 +65,16 @@ sleep($seconds / 3);
 my $before = $node->safe_psql('postgres', 'SELECT max(seq) FROM accounts.events');
 $node->stop('immediate');
 $node->start;
+# the clients reconnect and write on: wait for events after the crash,
+# let them run a while more, then stop them
+for (1 .. 1200)
+{
+	last if $node->safe_psql('postgres', 'SELECT coalesce(max(seq), 0) FROM accounts.events') > ($before // 0);
+	usleep(50_000);
+}
+sleep($seconds / 3);
+open my $fh, '>', $stop or die "$stop: $!";
+close $fh;
 my $ok = finish($run);
 note($out);
 diag($err) if $err;

@@ -42,7 +42,7 @@ $node->safe_psql('postgres', q{
 
 my $script = dirname(__FILE__) . '/../clients/resolution.py';
 my $conninfo = $node->connstr('postgres');
-my $seconds = $ENV{ACCOUNT_FULL} ? 30 : 8;
+my $seconds = $ENV{ACCOUNT_FULL} ? 30 : 5;
 
 for my $run (['linked', ''], ['limited', '1'])
 {
@@ -54,6 +54,7 @@ for my $run (['linked', ''], ['limited', '1'])
 			$ENV{RESOLUTION_TYPE} = $type;
 			$ENV{RESOLUTION_LIMIT} = $limit;
 			$ENV{RESOLUTION_SECONDS} = $seconds;
+			$ENV{RESOLUTION_MIN_LINKS} = 501;
 		});
 	note($out);
 	diag($err) if $err;
