@@ -17,10 +17,15 @@
  *   1. Run the multi-identifier protocol (lookup.c on one node, dist.c on
  *      Citus) with a Resolve: if the identifiers are on one account or
  *      none, that is the answer.  If they are on several, the protocol
- *      reports them, having written nothing and released its key locks.
- *      On Citus it may find that out after it locked accounts or inserted
- *      rows, so there it runs in a subtransaction, rolled back then: the
- *      call holds no row of its own when it goes on.
+ *      reports them.  It may find that out after it locked an account
+ *      (one node: the FOR KEY SHARE it waited for before probing again,
+ *      or the touch of a limited attach, an UPDATE; Citus: locks and
+ *      inserted rows too), so the round runs in a subtransaction, rolled
+ *      back on a report: the call holds no row of its own when it goes
+ *      on.  (Without it, a call holding a touched account waited for the
+ *      merge lock while the merge holding it waited for that account:
+ *      40P01, seen in test/t/024_resolution.pl; test/specs/
+ *      resolve_touch.spec is that interleaving.)
  *   2. merge_found() under the account type's merge lock: the accounts
  *      still live among those reported are merged into the oldest.
  *   3. Back to 1, whose one-node run then skips its lock-free probes (the
@@ -54,6 +59,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -88,9 +94,22 @@ merge_found(const IdentKey *key, const Resolve *r)
 	node_restore_user(&scope);
 }
 
-/* Step 1 on Citus: the protocol in a subtransaction, rolled back on a report. */
+/*
+ * Step 1: the protocol in a subtransaction, rolled back on a report.  A
+ * Lookup opened before it keeps its relations under its own resource
+ * owner (statement.c), which the subtransaction does not release; the
+ * buffer pin of its probe slot is the subtransaction's, so the slot is
+ * cleared before the subtransaction ends.
+ */
+static void
+release_probe(CallStore *st)
+{
+	if (!st->distributed && st->lookup.slot != NULL)
+		ExecClearTuple(st->lookup.slot);
+}
+
 static bool
-dist_round(IdentKey *keys, int nkeys, Resolve *r, pg_uuid_t *account_id)
+isolated_round(CallStore *st, IdentKey *keys, int nkeys, Resolve *r, pg_uuid_t *account_id)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -100,7 +119,9 @@ dist_round(IdentKey *keys, int nkeys, Resolve *r, pg_uuid_t *account_id)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		created = dist_find_or_create_all(keys, nkeys, r, account_id);
+		created = st->distributed ? dist_find_or_create_all(keys, nkeys, r, account_id)
+			: lookup_find_or_create_all(&st->lookup, keys, nkeys, r, account_id);
+		release_probe(st);
 		if (r->nowners > 1)
 			RollbackAndReleaseCurrentSubTransaction();
 		else
@@ -115,6 +136,7 @@ dist_round(IdentKey *keys, int nkeys, Resolve *r, pg_uuid_t *account_id)
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		release_probe(st);
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -141,8 +163,7 @@ resolve_find_or_create(CallStore *st, IdentKey *keys, int nkeys, pg_uuid_t *acco
 
 		CHECK_FOR_INTERRUPTS();
 		r.nowners = 0;
-		created = st->distributed ? dist_round(keys, nkeys, &r, account_id)
-			: lookup_find_or_create_all(&st->lookup, keys, nkeys, &r, account_id);
+		created = isolated_round(st, keys, nkeys, &r, account_id);
 		if (r.nowners < 2)
 			return created;
 		if (XactReadOnly)
