@@ -127,7 +127,11 @@
  * (serialization_failure), the retry every caller of the distributed path
  * already handles, with a detail that says what happened.  Only 42P01
  * naming a relation accounts.dist_<table>_<shard id>, only in transactions
- * that called the distributed path.
+ * that called the distributed path: the C paths here, or the storage
+ * layer's SQL (the lifecycle, the reads by id), which asks
+ * accounts_internal.is_distributed() first (dist_watch_errors()).  A read
+ * there missed the mapping once in 019 (client 13, 42P01 after the
+ * rebalance).
  */
 #include "postgres.h"
 
@@ -334,11 +338,14 @@ rethrow_connection_error(void)
  * --------------------------------------------------------------------- */
 
 /*
- * Start a run of distributed calls: SPI, as the extension's owner, with
- * this transaction's errors watched for lost connections.
+ * Watch this transaction's errors for lost connections and shards that
+ * moved (A WORKER THAT GOES AWAY, A SHARD THAT MOVES): the C paths call it
+ * through dist_begin(), the storage layer's SQL through
+ * accounts_internal.is_distributed(), which every statement of it that
+ * reaches the distributed tables is preceded by.
  */
 void
-dist_begin(DistScope *scope)
+dist_watch_errors(void)
 {
 	static bool installed = false;
 
@@ -350,6 +357,16 @@ dist_begin(DistScope *scope)
 		installed = true;
 	}
 	dist_xact = true;
+}
+
+/*
+ * Start a run of distributed calls: SPI, as the extension's owner, with
+ * this transaction's errors watched.
+ */
+void
+dist_begin(DistScope *scope)
+{
+	dist_watch_errors();
 	node_become_owner(&scope->owner);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -22,6 +22,7 @@ typedef struct DistScope
 	OwnerScope	owner;
 } DistScope;
 
+extern void dist_watch_errors(void);
 extern void dist_begin(DistScope *scope);
 extern void dist_end(DistScope *scope);
 extern bool dist_find(const IdentKey *key, pg_uuid_t *account_id);

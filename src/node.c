@@ -60,6 +60,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "dist.h"
 #include "node.h"
 
 ACCOUNT_FUNCTION(account_check_node);
@@ -335,7 +336,10 @@ Datum
 account_is_distributed(PG_FUNCTION_ARGS pg_attribute_unused())
 {
 	node_refuse_undistributed();
-	PG_RETURN_BOOL(node_is_distributed());
+	if (!node_is_distributed())
+		PG_RETURN_BOOL(false);
+	dist_watch_errors();		/* the storage layer's statements follow */
+	PG_RETURN_BOOL(true);
 }
 
 /*
