@@ -845,6 +845,20 @@ dist_find_or_create_all(IdentKey *in, int nin, Resolve *resolve, pg_uuid_t *acco
 			if (found[i] && uuid_index(owners, nowners, &ids[i]) < 0)
 				owners[nowners++] = ids[i];
 		qsort(owners, nowners, sizeof(pg_uuid_t), id_cmp);
+
+		/*
+		 * The merging call: keys found on two accounts are reported at
+		 * once, not locked.  A lock taken here after one of an earlier
+		 * try is out of id order, and a merge that holds the later one
+		 * may be waiting for the earlier (a distributed deadlock, seen in
+		 * 015's resolution runs); the report rolls back what this round
+		 * locked, and the merge lock sorts it out (resolve.c).
+		 */
+		if (resolve && nowners > 1)
+		{
+			pfree(owners);
+			return rule_report_owners(resolve, ids, found, n);
+		}
 		settled = true;
 		lost = -1;
 		for (int i = 0; i < nowners; i++)
@@ -954,9 +968,16 @@ dist_find_or_create_all(IdentKey *in, int nin, Resolve *resolve, pg_uuid_t *acco
 			continue;
 		if (!creating)
 		{
-			/* another account has it: the identifiers are of two */
-			for (int j = 0; j < n; j++)
-				if (mine[j])
+			/*
+			 * another account has it: the identifiers are of two.  Every
+			 * key before this one is target's: found, inserted, or one
+			 * whose insert met target (a concurrent creator's, which
+			 * became the target).  Without the last, a merging call was
+			 * told of one owner only and returned no account at all
+			 * (015's resolution runs: links split over two accounts).
+			 */
+			for (int j = 0; j < i; j++)
+				if (!found[j])
 				{
 					found[j] = true;
 					ids[j] = target;

@@ -164,8 +164,14 @@ resolve_find_or_create(CallStore *st, IdentKey *keys, int nkeys, pg_uuid_t *acco
 		CHECK_FOR_INTERRUPTS();
 		r.nowners = 0;
 		created = isolated_round(st, keys, nkeys, &r, account_id);
-		if (r.nowners < 2)
+		if (r.nowners == 0)
 			return created;
+		if (r.nowners == 1)		/* a report names two or more: never */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent changes of the accounts of these identifiers"),
+					 errdetail("The identifiers were reported on one account only."),
+					 errhint("Retry the transaction.")));
 		if (XactReadOnly)
 			ereport(ERROR,
 					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),

@@ -308,7 +308,13 @@ BEGIN
     PERFORM accounts_internal.store_require_read_committed(
         'find_or_create_account() with on_conflict => ''merge'''::pg_catalog.text);
     PERFORM accounts_internal.merge_lock(merge_found.account_type);
-    live := ARRAY(SELECT r FROM accounts_internal.store_lock_accounts(merge_found.ids, 'update'::pg_catalog.text) r
+    -- only the live ones are locked: a merged account stays merged, and
+    -- the call that reported it may hold it still (a lock of its own
+    -- protocol, Citus: dist.c), which a lock here would wait for
+    live := ARRAY(SELECT r FROM accounts_internal.store_lock_accounts(
+                      ARRAY(SELECT r.id FROM accounts_internal.store_lock_accounts(merge_found.ids, 'none'::pg_catalog.text) r
+                             WHERE r.status OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status),
+                      'update'::pg_catalog.text) r
                    WHERE r.status OPERATOR(pg_catalog.<>) 'merged'::accounts.account_status
                    ORDER BY r.created_at, r.id);
     IF COALESCE(pg_catalog.cardinality(live), 0) OPERATOR(pg_catalog.<) 2 THEN

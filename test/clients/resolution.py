@@ -178,6 +178,17 @@ def audit():
                 owners.add(a)
             if len(owners) != 1 or None in owners:
                 bad.append("component of %d identifiers on %d accounts" % (len(comp), len(owners)))
+                # what it looks like: each identifier's account and that
+                # account's status, and the links of the component
+                for (t, v) in sorted(comp):
+                    a = owner_of[(t, v)]
+                    cur.execute("SELECT status::text, merged_into FROM accounts.get_account(%s)", (a,))
+                    row = cur.fetchone()
+                    bad.append("  %s %s on %s (%s)" % (t, v, a, row if row else "no such account"))
+                members = set(comp)
+                for (x, y) in links:
+                    if x in members:
+                        bad.append("  link %s %s - %s %s" % (x[0], x[1], y[0], y[1]))
                 continue
             cur.execute("SELECT status FROM accounts.get_account(%s)", (owners.pop(),))
             row = cur.fetchone()
