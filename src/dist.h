@@ -23,7 +23,7 @@ typedef struct DistScope
 } DistScope;
 
 extern void dist_watch_errors(void);
-extern void dist_rethrow_error(void) pg_attribute_noreturn();
+extern void dist_rethrow_error(void);	/* does not return */
 extern void dist_begin(DistScope *scope);
 extern void dist_end(DistScope *scope);
 extern bool dist_find(const IdentKey *key, pg_uuid_t *account_id);
