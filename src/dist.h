@@ -14,6 +14,7 @@
 #include "utils/uuid.h"
 
 #include "account.h"
+#include "compat.h"
 #include "node.h"
 
 /* The scope of a run of distributed calls: SPI, as the extension's owner. */
@@ -23,7 +24,7 @@ typedef struct DistScope
 } DistScope;
 
 extern void dist_watch_errors(void);
-extern void dist_rethrow_error(void);	/* does not return */
+extern ACCOUNT_NORETURN void dist_rethrow_error(void);
 extern void dist_begin(DistScope *scope);
 extern void dist_end(DistScope *scope);
 extern bool dist_find(const IdentKey *key, pg_uuid_t *account_id);

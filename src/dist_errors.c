@@ -135,7 +135,7 @@ dist_xact_callback(XactEvent event, void *arg pg_attribute_unused())
  * In a PG_CATCH block: re-raise the error, as 08006 if it is a lost
  * connection, as 40001 if it is a shard that moved away.
  */
-void
+ACCOUNT_NORETURN void
 dist_rethrow_error(void)
 {
 	ErrorData  *edata;
