@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/bench.sh: the benchmark suite, on its own throwaway cluster.
 #
-#   ./test/bench/bench.sh                 full run (about 10 minutes)
+#   ./test/bench/bench.sh                 full run (about 4 minutes on 2 quiet cores)
 #   BENCH_SMOKE=1 ./test/bench/bench.sh   tiny sizes, proves the script works
 #   BENCH_QUICK=1 ./test/bench/bench.sh   hit and miss paths only (about a minute)
 #   BENCH_ONLY=merge ./test/bench/bench.sh   the cost of merge_accounts() alone
