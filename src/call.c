@@ -289,13 +289,17 @@ call_find_or_create_key(CallStore *st, const IdentKey *key,
 		lookup_find_or_create(&st->lookup, key, attach_to, account_id);
 }
 
-/* find-or-create of several keys of one person (21000 if they are of several). */
+/*
+ * find-or-create of several keys of one person: 21000 if they are of
+ * several, or, with resolve (the merging call, resolve.c), those accounts
+ * reported there.
+ */
 bool
 call_find_or_create_keys(CallStore *st, IdentKey *keys, int nkeys,
-						 pg_uuid_t *account_id)
+						 Resolve *resolve, pg_uuid_t *account_id)
 {
-	return st->distributed ? dist_find_or_create_all(keys, nkeys, NULL, account_id) :
-		lookup_find_or_create_all(&st->lookup, keys, nkeys, NULL, account_id);
+	return st->distributed ? dist_find_or_create_all(keys, nkeys, resolve, account_id) :
+		lookup_find_or_create_all(&st->lookup, keys, nkeys, resolve, account_id);
 }
 
 /* The account's row FOR KEY SHARE before attaching to it; false if none. */

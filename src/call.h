@@ -53,7 +53,7 @@ extern bool call_find(CallStore *st, const IdentKey *key, pg_uuid_t *account_id)
 extern bool call_find_or_create_key(CallStore *st, const IdentKey *key,
 									const pg_uuid_t *attach_to, pg_uuid_t *account_id);
 extern bool call_find_or_create_keys(CallStore *st, IdentKey *keys, int nkeys,
-									 pg_uuid_t *account_id);
+									 Resolve *resolve, pg_uuid_t *account_id);
 extern bool call_lock_account(CallStore *st, const pg_uuid_t *account_id,
 							  AccountRow *row);
 

@@ -116,6 +116,7 @@
 #include "utils/rel.h"
 
 #include "dist.h"
+#include "dist_errors.h"
 #include "journal.h"
 #include "limits.h"
 #include "moves.h"

@@ -14,7 +14,6 @@
 #include "utils/uuid.h"
 
 #include "account.h"
-#include "compat.h"
 #include "node.h"
 
 /* The scope of a run of distributed calls: SPI, as the extension's owner. */
@@ -23,8 +22,6 @@ typedef struct DistScope
 	OwnerScope	owner;
 } DistScope;
 
-extern void dist_watch_errors(void);
-extern ACCOUNT_NORETURN void dist_rethrow_error(void);
 extern void dist_begin(DistScope *scope);
 extern void dist_end(DistScope *scope);
 extern bool dist_find(const IdentKey *key, pg_uuid_t *account_id);

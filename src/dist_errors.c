@@ -48,7 +48,7 @@
 #include "utils/elog.h"
 #include "utils/memutils.h"
 
-#include "dist.h"
+#include "dist_errors.h"
 
 static bool dist_xact = false;	/* this transaction took the distributed path */
 static emit_log_hook_type prev_emit_log_hook = NULL;

@@ -125,7 +125,7 @@ account_find_or_create_multi(PG_FUNCTION_ARGS)
 
 	call_store_open(&st, true, state->lookup_cache);
 	created = merge ? resolve_find_or_create(&st, keys, nelems, &account_id)
-		: call_find_or_create_keys(&st, keys, nelems, &account_id);
+		: call_find_or_create_keys(&st, keys, nelems, NULL, &account_id);
 	call_store_close(&st);
 
 	MemoryContextSwitchTo(caller_cxt);

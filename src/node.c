@@ -60,7 +60,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
-#include "dist.h"
+#include "dist_errors.h"
 #include "node.h"
 
 ACCOUNT_FUNCTION(account_check_node);

@@ -119,8 +119,7 @@ isolated_round(CallStore *st, IdentKey *keys, int nkeys, Resolve *r, pg_uuid_t *
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		created = st->distributed ? dist_find_or_create_all(keys, nkeys, r, account_id)
-			: lookup_find_or_create_all(&st->lookup, keys, nkeys, r, account_id);
+		created = call_find_or_create_keys(st, keys, nkeys, r, account_id);
 		release_probe(st);
 		if (r->nowners > 1)
 			RollbackAndReleaseCurrentSubTransaction();
