@@ -31,12 +31,17 @@ close $fh;
 
 my ($out, $err) = ('', '');
 my $load = start(
-	[ 'pgbench', '-n', '-c', '16', '-j', '4', '-T', '60', '-f', $script, $node->connstr('postgres') ],
+	[ 'pgbench', '-n', '-c', '16', '-j', '4', '-T', '600', '-f', $script, $node->connstr('postgres') ],
 	'>', \$out, '2>', \$err);
 
-# let the load run until clients have logged plenty, then crash
+# let the load run until clients have logged plenty, then crash.  The
+# wait is bounded by time, not by a count of polls: on a loaded machine
+# (CI runs every major at once) 1,500 calls can take well over 20 s, and
+# the crash must still come while the clients run (pgbench -T outlasts
+# the deadline; the crash ends it).
 my $lines = 0;
-for (1 .. 200)
+my $deadline = time() + 240;
+while (time() < $deadline)
 {
 	$lines = 0;
 	for my $f (glob("$logdir/seen.*"))
@@ -46,6 +51,7 @@ for (1 .. 200)
 		close $in;
 	}
 	last if $lines >= 1500;
+	last unless $load->pumpable;    # pgbench gave up: fail below, now
 	usleep(100_000);
 }
 $node->stop('immediate');
