@@ -5,6 +5,8 @@
  *   moves_hold(route)          before a row lock in the shard group of route
  *   moves_hold_routes(r, n)    the same for several routes
  *   moves_hold_all()           before a read over every shard group
+ *   dist_hold_shard()          trigger: a write holds its group on the
+ *                              shard's own node, through a prepare
  *
  * SHARD MOVES
  * ===========
@@ -60,19 +62,66 @@
  * bounded by lock_timeout; a cycle through a move is found by
  * PostgreSQL's deadlock detector on one node and by Citus's distributed
  * one across nodes (40P01).
+ *
+ * A WRITE STILL PREPARED ON THE MOVE'S SOURCE
+ * -------------------------------------------
+ *
+ * The metadata lock a writer takes on the node it runs from lasts until
+ * that node's commit.  Under two-phase commit the other nodes' parts are
+ * then only prepared, and Citus sends COMMIT PREPARED from its commit
+ * callback while it still holds the lock; but when that command is lost
+ * (a dropped connection: Citus warns, and its 2PC recovery commits the
+ * part up to citus.recover_2pc_interval later), the lock is gone while
+ * the part is still prepared on the shard's node.  A move of that shard
+ * group then blocked writes without waiting for it, caught up, switched,
+ * and the part, committed later on the old placement, was lost: found in
+ * test/t/019_citus_grow.pl as identifiers left on an account merged after
+ * its group moved.
+ *
+ * So the write holds the lock on the shard's own node too:
+ * accounts_internal.dist_hold_shard(), a BEFORE ... FOR EACH STATEMENT
+ * trigger on every shard of dist_accounts and dist_identifiers (the
+ * tables whose rows a move copies; Citus copies the trigger to every new
+ * placement), takes the group's metadata lock in ShareLock on the node
+ * that executes the statement, in the statement's transaction.  A
+ * prepared transaction keeps its locks, so the move's ExclusiveLock on
+ * that node (BlockWritesToShardList asks every node with metadata) waits
+ * until the part is committed or rolled back, by Citus's own COMMIT
+ * PREPARED or by its recovery; the copy's catch-up after the block then
+ * carries the part to the new placement.  The move waits at most until
+ * the recovery, which is what a write on that node waits for too.
+ * test/t/018_citus_2pc.pl loses a COMMIT PREPARED, moves the group and
+ * checks the part arrives.
+ *
+ * The cost is a lock a statement on a shard takes once per group and
+ * (sub)transaction: the call of Citus's lock_shard_metadata() through
+ * fmgr, as the table's owner (the function checks it), no SQL.  One new
+ * cycle is possible: a writer that runs from a worker took the lock there
+ * and is on its way to the shard's node when a move takes both nodes'
+ * locks, the shard's first; Citus's distributed deadlock detector breaks
+ * it (40P01 to the writer, or the move fails and is retried).
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "storage/lockdefs.h"
 #include "utils/array.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 
 #include "compat.h"
 #include "moves.h"
 
 ACCOUNT_FUNCTION(account_hold_placement);
+ACCOUNT_FUNCTION(account_dist_hold_shard);
 
 /* 5: ShareLock; the groups in shard id order, as a move takes them */
 static const char *const hold_sql[] = {
@@ -157,4 +206,106 @@ account_hold_placement(PG_FUNCTION_ARGS)
 	moves_hold(PG_GETARG_INT32(0));
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * The shard id of a shard of dist_accounts or dist_identifiers, from its
+ * name (Citus names a shard <table>_<shard id>); 0 for any other table
+ * (the distributed table itself, where the trigger is defined).
+ */
+static int64
+shard_of(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+	const char *us = strrchr(name, '_');
+	int64		id = 0;
+	size_t		base;
+
+	if (us == NULL || us[1] == '\0')
+		return 0;
+	base = us - name;
+	if (!((base == strlen("dist_accounts") && strncmp(name, "dist_accounts", base) == 0) ||
+		  (base == strlen("dist_identifiers") && strncmp(name, "dist_identifiers", base) == 0)))
+		return 0;
+	for (const char *c = us + 1; *c; c++)
+	{
+		if (*c < '0' || *c > '9' || id > (PG_INT64_MAX - 9) / 10)
+			return 0;
+		id = id * 10 + (*c - '0');
+	}
+	return id;
+}
+
+/*
+ * The groups this (sub)transaction holds already: a lock taken in a
+ * subtransaction that rolled back is gone, so the memo is of one
+ * subtransaction of one transaction.
+ */
+#define HELD_MAX 8
+static LocalTransactionId held_lxid = InvalidLocalTransactionId;
+static SubTransactionId held_subxid = InvalidSubTransactionId;
+static int64 held[HELD_MAX];
+static int	nheld = 0;
+
+/*
+ * accounts_internal.dist_hold_shard() RETURNS trigger, BEFORE INSERT OR
+ * UPDATE OR DELETE FOR EACH STATEMENT on dist_accounts and
+ * dist_identifiers (so on each of their shards): the shard group's
+ * metadata lock, ShareLock, on this node, until the transaction ends or
+ * is prepared and resolved (A WRITE STILL PREPARED ON THE MOVE'S SOURCE).
+ */
+Datum
+account_dist_hold_shard(PG_FUNCTION_ARGS)
+{
+	static FmgrInfo lock_fn;
+	static bool lock_fn_ready = false;
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	int64		shardid;
+	Datum		elem;
+	ArrayType  *ids;
+	Oid			save_user;
+	int			save_sec;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("accounts_internal.dist_hold_shard() must be a BEFORE ... FOR EACH STATEMENT trigger"),
+				 errhint("accounts.distribute() creates it on accounts.dist_accounts and accounts.dist_identifiers.")));
+	shardid = shard_of(td->tg_relation);
+	if (shardid == 0)
+		return PointerGetDatum(NULL);
+
+	if (held_lxid != compat_my_lxid() || held_subxid != GetCurrentSubTransactionId())
+	{
+		held_lxid = compat_my_lxid();
+		held_subxid = GetCurrentSubTransactionId();
+		nheld = 0;
+	}
+	for (int i = 0; i < nheld; i++)
+		if (held[i] == shardid)
+			return PointerGetDatum(NULL);
+
+	if (!lock_fn_ready)
+	{
+		Oid			argtypes[2] = {INT4OID, INT8ARRAYOID};
+		Oid			fn = LookupFuncName(list_make2(makeString("pg_catalog"),
+												   makeString("lock_shard_metadata")),
+										2, argtypes, false);
+
+		fmgr_info_cxt(fn, &lock_fn, TopMemoryContext);
+		lock_fn_ready = true;
+	}
+	elem = Int64GetDatum(shardid);
+	ids = construct_array(&elem, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	/* lock_shard_metadata() wants the table's owner */
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(td->tg_relation->rd_rel->relowner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	FunctionCall2(&lock_fn, Int32GetDatum(ShareLock), PointerGetDatum(ids));
+	SetUserIdAndSecContext(save_user, save_sec);
+
+	if (nheld < HELD_MAX)
+		held[nheld++] = shardid;
+	return PointerGetDatum(NULL);
 }

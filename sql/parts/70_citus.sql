@@ -221,6 +221,10 @@ BEGIN
     GET DIAGNOSTICS moved = ROW_COUNT;
     DELETE FROM accounts.identifiers;
     DELETE FROM accounts.accounts;
+    -- last: the trigger asks each node's metadata for the shard, which
+    -- the other nodes' connections see only once this transaction commits
+    -- (no move can reach shards that do not exist yet)
+    PERFORM accounts_internal.dist_moves_setup();
     RAISE NOTICE 'accounts distributed over % shards (% identifiers moved)', distribute.shard_count, moved;
 END
 $$;
@@ -462,11 +466,57 @@ BEGIN
         PERFORM accounts_internal.warn_renormalized('accounts.dist_identifiers');
         done := true;
     END IF;
+    -- 1.8: writes hold their shard group on the shard's node
+    IF accounts_internal.dist_moves_setup() THEN
+        done := true;
+    END IF;
     RETURN done;
 END
 $$;
 COMMENT ON FUNCTION accounts_internal.dist_finish_update() IS
     'Internal (distribute() run again after an update): what the update could not change on the distributed tables';
+
+/*
+ * Every write to a shard of dist_accounts or dist_identifiers holds the
+ * shard group's metadata lock on the shard's own node, through a prepare
+ * (src/moves.c, A WRITE STILL PREPARED ON THE MOVE'S SOURCE): a shard move
+ * waits for a part of a two-phase transaction that is still prepared on
+ * its source.  Citus copies the triggers to the shards it makes later.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.dist_hold_shard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'account_dist_hold_shard'
+    LANGUAGE C;
+COMMENT ON FUNCTION accounts_internal.dist_hold_shard() IS
+    'Internal: on a shard, the shard group''s metadata lock in ShareLock for the statement''s transaction (shard moves under 2PC)';
+
+/* The triggers, once (distribute(), and its run after an update): true if made. */
+CREATE OR REPLACE FUNCTION accounts_internal.dist_moves_setup() RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    made boolean := false;
+BEGIN
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid OPERATOR(pg_catalog.=) 'accounts.dist_accounts'::pg_catalog.regclass
+                      AND t.tgname OPERATOR(pg_catalog.=) 'dist_accounts_hold') THEN
+        CREATE TRIGGER dist_accounts_hold BEFORE INSERT OR UPDATE OR DELETE ON accounts.dist_accounts
+            FOR EACH STATEMENT EXECUTE FUNCTION accounts_internal.dist_hold_shard();
+        made := true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid OPERATOR(pg_catalog.=) 'accounts.dist_identifiers'::pg_catalog.regclass
+                      AND t.tgname OPERATOR(pg_catalog.=) 'dist_identifiers_hold') THEN
+        CREATE TRIGGER dist_identifiers_hold BEFORE INSERT OR UPDATE OR DELETE ON accounts.dist_identifiers
+            FOR EACH STATEMENT EXECUTE FUNCTION accounts_internal.dist_hold_shard();
+        made := true;
+    END IF;
+    RETURN made;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.dist_moves_setup() IS
+    'Internal (distribute()): the triggers by which a write holds its shard group on the shard''s node';
 
 CREATE OR REPLACE FUNCTION accounts_internal.dist_journal_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'account_dist_journal_write'

@@ -646,6 +646,11 @@ is($coord->safe_psql('upgraded17', q{SELECT (SELECT attstattarget FROM pg_attrib
 is(join(' ', map { $_->safe_psql('upgraded17', q{SET citus.show_shards_for_app_name_prefixes = '*';
 		SELECT count(*) FILTER (WHERE a.attstattarget = 0) || '/' || count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'fields'
 		 WHERE c.relname ~ '^dist_accounts_[0-9]+$'}) } @workers), '2/2 2/2', 'every shard has the column, without statistics');
+is(join(' ', map { $_->safe_psql('upgraded17', q{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		 WHERE c.relname ~ '^dist_(accounts|identifiers)_[0-9]+$' AND t.tgname ~ '^dist_(accounts|identifiers)_hold'
+		   AND t.tgfoid = 'accounts_internal.dist_hold_shard()'::regprocedure}) } @workers), '4 4',
+	'every shard of dist_accounts and dist_identifiers has the trigger that holds its group (shard moves)');
 $workers[1]->safe_psql('upgraded17', q{SELECT accounts.create_field('user', 'name'); SELECT accounts.set_identifier_limit('user', 'email', 2)});
 is($workers[0]->safe_psql('upgraded17', qq{SELECT accounts.set_fields('$u17', '{"name": "Seventeen"}')}), '{"name": "Seventeen"}',
 	'then an account made by 1.7 takes fields');

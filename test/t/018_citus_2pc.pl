@@ -26,6 +26,11 @@
 #      connection; Citus's recovery commits the part later), with PREPARE
 #      TRANSACTION delayed and cut (the transaction rolls back everywhere),
 #      and with worker2 killed while its part is prepared;
+#   7. a shard move of a group whose part of an attach is still prepared
+#      on the move's source (its COMMIT PREPARED lost, recovery not yet
+#      run): the move waits for the part, and it arrives on the new
+#      placement (src/moves.c, A WRITE STILL PREPARED ON THE MOVE'S
+#      SOURCE);
 #
 # and after each, the invariants: no identifier on a merged account, no
 # erased kind of identifier on a redacted account, no identifier of a
@@ -55,7 +60,9 @@ if ($ENV{ACCOUNT_SKIP_CITUS})
 	plan skip_all => "ACCOUNT_SKIP_CITUS is set (scripts/matrix.sh runs Citus on the majors of ACCOUNT_CITUS_MAJORS)";
 }
 
-my @nodes = map { CitusTest::start_node($_) } ('coordinator', 'worker1', 'worker2');
+# wal_level logical: 7 moves a shard group online
+my @nodes = map { CitusTest::start_node($_, "wal_level = logical\nmax_replication_slots = 10\nmax_wal_senders = 10\n") }
+	('coordinator', 'worker1', 'worker2');
 CitusTest::use_nodes(@nodes);
 my ($coord, $w1, $w2) = @nodes;
 
@@ -357,6 +364,73 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	is($merge_out, '2', 'killed worker: the merge, retried after 08006, moved the attached email too') or diag($merge_err);
 	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), $into, 'killed worker: the email finds the survivor');
 	audit_all('killed worker');
+}
+
+# 7. a shard move while a part of an attach is still prepared on the
+# move's source.  The group of an email on worker2 moves to worker1
+# online (logical replication); the move is held after its initial copy
+# (Citus's own isolation tests' hook: citus.running_under_citus_test_suite
+# makes the move take advisory lock (44000, 55152) there, which this test
+# holds).  Meanwhile an attach of the email commits on worker1 and loses
+# its COMMIT PREPARED to worker2, with the coordinator's 2PC recovery off,
+# so its part stays prepared there.  Released, the move must wait at its
+# block of writes for that part (a lock the part holds on worker2); once
+# recovery commits it, the catch-up takes it to worker1.  Without that
+# lock the move switches at once and the part, committed later on the
+# old placement, is lost.
+{
+	$coord->safe_psql('postgres', q{ALTER SYSTEM SET citus.recover_2pc_interval = -1; SELECT pg_reload_conf()});
+	my ($a) = account_on_w1('mv');
+	my $email = value_on('worker2', 'email', 'mv');
+	my $shard = $coord->safe_psql('postgres', qq{SELECT get_shard_id_for_distribution_column('accounts.dist_accounts',
+		accounts.identifier_route('user', 'email', accounts.normalize_identifier('user', 'email', '$email')))});
+	my $gate = bg($coord, q{SELECT pg_advisory_lock(44000, 55152); SELECT pg_sleep(600)});
+	my $gated = 0;
+	for (1 .. 100)
+	{
+		$gated = $coord->safe_psql('postgres', q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND granted});
+		last if $gated > 0;
+		usleep(50_000);
+	}
+	my $move = bg($coord, qq{SET citus.running_under_citus_test_suite = on;
+		SELECT citus_move_shard_placement($shard, '$proxy_dir', } . $w2->port . ", '" . $w1->host . "', " . $w1->port
+		. q{, shard_transfer_mode := 'force_logical')});
+	my $copied = 0;
+	for (1 .. 600)
+	{
+		$copied = $coord->safe_psql('postgres', q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND NOT granted});
+		$move->[0]->pump_nb;
+		last if $copied > 0 || !$move->[0]->pumpable;
+		usleep(100_000);
+	}
+	ok($gated > 0 && $copied > 0, 'move: the move copied the group and is held before its block of writes');
+	set_rules('[{"match": "COMMIT PREPARED", "action": "cut", "count": 1}]');
+	my $before = faults('cut');
+	my ($out, $err) = ('', '');
+	my $rc = $coord->psql('postgres', qq{SELECT accounts.add_identifier('$a', 'email', '$email')}, stdout => \$out, stderr => \$err);
+	set_rules('[]');
+	ok(faults('cut') > $before, 'move: the proxy cut the COMMIT PREPARED of an attach to the group');
+	is($rc . $out, '0t', 'move: the attach committed on worker1');
+	is($w2->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '1', 'move: its part is prepared on worker2');
+	$coord->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND granted});
+	finish($gate);
+	my $blocked = 0;
+	for (1 .. 300)
+	{
+		$blocked = $w2->safe_psql('postgres', q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = 'ExclusiveLock'});
+		$move->[0]->pump_nb;
+		last if $blocked > 0 || !$move->[0]->pumpable;
+		usleep(100_000);
+	}
+	ok($blocked > 0, 'move: released, it waits on worker2 for the prepared part before it switches');
+	$coord->safe_psql('postgres', 'SELECT recover_prepared_transactions()');
+	($out, $err) = finish($move);
+	is(sqlstates($err), '', 'move: once recovery committed the part, the move finished') or diag($err);
+	is($coord->safe_psql('postgres', qq{SELECT nodeport FROM citus_shards WHERE shardid = $shard}), $w1->port, 'move: the group is on worker1');
+	is($coord->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'email', '$email')}), $a,
+		'move: the attached email is on the new placement');
+	$coord->safe_psql('postgres', q{ALTER SYSTEM RESET citus.recover_2pc_interval; SELECT pg_reload_conf()});
+	audit_all('move');
 }
 
 $proxy->kill_kill;
