@@ -35,6 +35,7 @@ use CitusTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $pkglibdir = `pg_config --pkglibdir`;
 chomp $pkglibdir;
@@ -489,13 +490,28 @@ for my $node ($coord, $workers[0])
 $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_restart.txt";
 my $h = IPC::Run::start([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'rst';
-				  $ENV{CITUS_SECONDS} = $ENV{ACCOUNT_FULL} ? 20 : 12; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1;
+				  $ENV{CITUS_SECONDS} = 600; $ENV{CITUS_STOP_FILE} = "$outfile.stop"; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1;
 				  $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
-sleep 6;
+# the restart must come while the clients call: wait until they have
+# created accounts (a deadline, not a fixed sleep: on a loaded machine the
+# clients took longer than a fixed 6 s to start, and the worker was back
+# before the first call), run on, then stop them with the stop file
+my $started = 0;
+my $deadline = time() + 180;
+while (time() < $deadline)
+{
+	$started = $coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_identifiers WHERE value LIKE 'rst%'});
+	last if $started >= 300;
+	usleep(200_000);
+}
+sleep 2;
 $workers[1]->stop('immediate');
 sleep 3;
 $workers[1]->start;
+sleep($ENV{ACCOUNT_FULL} ? 12 : 5);
+{ open my $fh, '>', "$outfile.stop" or die; close $fh; }
 $ok = $h->finish;
+cmp_ok($started, '>=', 300, "the clients were calling before the restart ($started identifiers)");
 diag($stdout);
 diag($stderr) if $stderr;
 ok($ok, 'a worker restarted during the run: no error other than connection errors');
