@@ -12,7 +12,6 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "storage/lock.h"
-#include "storage/proc.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 
@@ -51,17 +50,6 @@ compat_same_lock_holder(const LockInstanceData *a, const LockInstanceData *b)
 	return VirtualTransactionIdEquals(a->vxid, b->vxid);
 #else
 	return a->backend == b->backend && a->lxid == b->lxid;
-#endif
-}
-
-/* This backend's local transaction id: 17 moved it into MyProc->vxid. */
-static inline LocalTransactionId
-compat_my_lxid(void)
-{
-#if PG_VERSION_NUM >= 170000
-	return MyProc->vxid.lxid;
-#else
-	return MyProc->lxid;
 #endif
 }
 

@@ -93,9 +93,10 @@
  * test/t/018_citus_2pc.pl loses a COMMIT PREPARED, moves the group and
  * checks the part arrives.
  *
- * The cost is a lock a statement on a shard takes once per group and
- * (sub)transaction: the call of Citus's lock_shard_metadata() through
- * fmgr, as the table's owner (the function checks it), no SQL.  One new
+ * The cost is a lock each statement on a shard takes (again, if its
+ * transaction holds it already: the lock manager's local table answers):
+ * the call of Citus's lock_shard_metadata() through fmgr, as the table's
+ * owner (the function checks it), no SQL.  One new
  * cycle is possible: a writer that runs from a worker took the lock there
  * and is on its way to the shard's node when a move takes both nodes'
  * locks, the shard's first; Citus's distributed deadlock detector breaks
@@ -103,7 +104,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -237,17 +237,6 @@ shard_of(Relation rel)
 }
 
 /*
- * The groups this (sub)transaction holds already: a lock taken in a
- * subtransaction that rolled back is gone, so the memo is of one
- * subtransaction of one transaction.
- */
-#define HELD_MAX 8
-static LocalTransactionId held_lxid = InvalidLocalTransactionId;
-static SubTransactionId held_subxid = InvalidSubTransactionId;
-static int64 held[HELD_MAX];
-static int	nheld = 0;
-
-/*
  * accounts_internal.dist_hold_shard() RETURNS trigger, BEFORE INSERT OR
  * UPDATE OR DELETE FOR EACH STATEMENT on dist_accounts and
  * dist_identifiers (so on each of their shards): the shard group's
@@ -276,16 +265,6 @@ account_dist_hold_shard(PG_FUNCTION_ARGS)
 	if (shardid == 0)
 		return PointerGetDatum(NULL);
 
-	if (held_lxid != compat_my_lxid() || held_subxid != GetCurrentSubTransactionId())
-	{
-		held_lxid = compat_my_lxid();
-		held_subxid = GetCurrentSubTransactionId();
-		nheld = 0;
-	}
-	for (int i = 0; i < nheld; i++)
-		if (held[i] == shardid)
-			return PointerGetDatum(NULL);
-
 	if (!lock_fn_ready)
 	{
 		Oid			argtypes[2] = {INT4OID, INT8ARRAYOID};
@@ -304,8 +283,5 @@ account_dist_hold_shard(PG_FUNCTION_ARGS)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	FunctionCall2(&lock_fn, Int32GetDatum(ShareLock), PointerGetDatum(ids));
 	SetUserIdAndSecContext(save_user, save_sec);
-
-	if (nheld < HELD_MAX)
-		held[nheld++] = shardid;
 	return PointerGetDatum(NULL);
 }

@@ -496,22 +496,18 @@ CREATE OR REPLACE FUNCTION accounts_internal.dist_moves_setup() RETURNS boolean
     AS $$
 DECLARE
     made boolean := false;
+    t text;
 BEGIN
     PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                    WHERE t.tgrelid OPERATOR(pg_catalog.=) 'accounts.dist_accounts'::pg_catalog.regclass
-                      AND t.tgname OPERATOR(pg_catalog.=) 'dist_accounts_hold') THEN
-        CREATE TRIGGER dist_accounts_hold BEFORE INSERT OR UPDATE OR DELETE ON accounts.dist_accounts
-            FOR EACH STATEMENT EXECUTE FUNCTION accounts_internal.dist_hold_shard();
-        made := true;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                    WHERE t.tgrelid OPERATOR(pg_catalog.=) 'accounts.dist_identifiers'::pg_catalog.regclass
-                      AND t.tgname OPERATOR(pg_catalog.=) 'dist_identifiers_hold') THEN
-        CREATE TRIGGER dist_identifiers_hold BEFORE INSERT OR UPDATE OR DELETE ON accounts.dist_identifiers
-            FOR EACH STATEMENT EXECUTE FUNCTION accounts_internal.dist_hold_shard();
-        made := true;
-    END IF;
+    FOREACH t IN ARRAY ARRAY['dist_accounts', 'dist_identifiers'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                        WHERE g.tgrelid OPERATOR(pg_catalog.=) pg_catalog.format('accounts.%I', t)::pg_catalog.regclass
+                          AND g.tgname OPERATOR(pg_catalog.=) (t OPERATOR(pg_catalog.||) '_hold')) THEN
+            EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON accounts.%I
+                FOR EACH STATEMENT EXECUTE FUNCTION accounts_internal.dist_hold_shard()', t OPERATOR(pg_catalog.||) '_hold', t);
+            made := true;
+        END IF;
+    END LOOP;
     RETURN made;
 END
 $$;
