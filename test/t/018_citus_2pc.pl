@@ -168,6 +168,24 @@ sub waiting
 	return $settling > 0 && $b->[0]->pumpable;
 }
 
+# a count query on node, polled until it is above 0 or seconds have passed
+# (a deadline, not a count of polls: CI runs every major at once), or, with
+# a background statement [handle, ...], until that statement ended
+sub poll_count
+{
+	my ($node, $sql, $seconds, $b) = @_;
+	my $n = 0;
+	my $deadline = time() + $seconds;
+	while (time() < $deadline)
+	{
+		$n = $node->safe_psql('postgres', $sql);
+		last if $n > 0;
+		if ($b) { $b->[0]->pump_nb; last unless $b->[0]->pumpable; }
+		usleep(50_000);
+	}
+	return $n;
+}
+
 # the SQLSTATEs of an error output (psql VERBOSITY verbose: "ERROR:  XXXXX:")
 sub sqlstates { my ($err) = @_; return join ' ', ($err =~ /ERROR:  ([0-9A-Z]{5}):/g); }
 
@@ -385,27 +403,11 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	my $shard = $coord->safe_psql('postgres', qq{SELECT get_shard_id_for_distribution_column('accounts.dist_accounts',
 		accounts.identifier_route('user', 'email', accounts.normalize_identifier('user', 'email', '$email')))});
 	my $gate = bg($coord, q{SELECT pg_advisory_lock(44000, 55152); SELECT pg_sleep(600)});
-	# deadlines, not counts of polls: CI runs every major at once
-	my $gated = 0;
-	my $deadline = time() + 60;
-	while (time() < $deadline)
-	{
-		$gated = $coord->safe_psql('postgres', q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND granted});
-		last if $gated > 0;
-		usleep(50_000);
-	}
+	my $gated = poll_count($coord, q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND granted}, 60);
 	my $move = bg($coord, qq{SET citus.running_under_citus_test_suite = on;
 		SELECT citus_move_shard_placement($shard, '$proxy_dir', } . $w2->port . ", '" . $w1->host . "', " . $w1->port
 		. q{, shard_transfer_mode := 'force_logical')});
-	my $copied = 0;
-	$deadline = time() + 180;
-	while (time() < $deadline)
-	{
-		$copied = $coord->safe_psql('postgres', q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND NOT granted});
-		$move->[0]->pump_nb;
-		last if $copied > 0 || !$move->[0]->pumpable;
-		usleep(100_000);
-	}
+	my $copied = poll_count($coord, q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND NOT granted}, 180, $move);
 	ok($gated > 0 && $copied > 0, 'move: the move copied the group and is held before its block of writes');
 	set_rules('[{"match": "COMMIT PREPARED", "action": "cut", "count": 1}]');
 	my $before = faults('cut');
@@ -417,15 +419,7 @@ for my $form ('add_identifier', 'the multi-identifier call')
 	is($w2->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '1', 'move: its part is prepared on worker2');
 	$coord->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 44000 AND objid = 55152 AND granted});
 	finish($gate);
-	my $blocked = 0;
-	$deadline = time() + 120;
-	while (time() < $deadline)
-	{
-		$blocked = $w2->safe_psql('postgres', q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = 'ExclusiveLock'});
-		$move->[0]->pump_nb;
-		last if $blocked > 0 || !$move->[0]->pumpable;
-		usleep(100_000);
-	}
+	my $blocked = poll_count($w2, q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = 'ExclusiveLock'}, 120, $move);
 	ok($blocked > 0, 'move: released, it waits on worker2 for the prepared part before it switches');
 	$coord->safe_psql('postgres', 'SELECT recover_prepared_transactions()');
 	($out, $err) = finish($move);
