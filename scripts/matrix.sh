@@ -277,7 +277,12 @@ tap_only_in_root() {
     rm -f "$dir/tmp/account-status" "$dir/tmp/account-citus-bench"
     touch "$dir/tmp/account-citus-bench"
     chmod 666 "$dir/tmp/account-citus-bench"
+    # the package of this tree is installed if its check passed: the tests
+    # use it rather than build the extension once more
+    local installed=""
+    [ "$(cell "$major" deb)" = ok ] && installed=1
     in_root "$dir" env "$@" PG_MAJOR="$major" ACCOUNT_STATUS=/tmp/account-status ACCOUNT_TAP_ONLY="$tests" \
+        ${installed:+ACCOUNT_INSTALLED=1} \
         BENCH_QUICK="$bench" CITUS_BENCH_ROW=/tmp/account-citus-bench ${ACCOUNT_FULL:+ACCOUNT_FULL=1} \
         /tmp/account/scripts/test.sh --core 2>&1 | tee "$RESULTS/test-$major-$name.log" \
         | grep -E '^(== |ok: |FAILED: |PostgreSQL [0-9]+, )' || true
@@ -303,8 +308,9 @@ wants() { case " $MAJORS " in *" $1 "*) return 0 ;; esac; return 1; }
 PG16_READY="$RESULTS/pg16-ready"
 
 lane_host() {
-    # 16's build starts at once, beside 15's suite: on a fresh machine the
-    # first minutes are the roots' downloads, which leave the cores idle
+    # 16's build starts at once, beside 15's suite (and, on a fresh
+    # machine, the roots' downloads), so that 16's suites follow 15's
+    # without waiting for it
     local pg16_pid=""
     if wants 16; then
         # (apt first: 15's suite runs apt too, and two at once collide)

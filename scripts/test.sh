@@ -50,7 +50,12 @@ fi
 # ACCOUNT_STATUS=FILE: each step's result is appended as "step ok|FAILED"
 # (scripts/matrix.sh reads it).
 status() { [ -z "${ACCOUNT_STATUS:-}" ] || echo "$1 $2" >>"$ACCOUNT_STATUS"; }
-if build_and_install; then
+# ACCOUNT_INSTALLED=1: this tree is installed already, by the Debian
+# package scripts/deb.sh built from it (scripts/matrix.sh, for the TAP
+# tests it runs after the rest of a major's suites): no second build
+if [ -n "${ACCOUNT_INSTALLED:-}" ]; then
+    log "using the extension installed from this tree (its Debian package)"
+elif build_and_install; then
     status build ok
 else
     status build FAILED
@@ -136,7 +141,8 @@ installcheck() {
         tap) vars=(REGRESS= ISOLATION=) ;;
     esac
     vars+=("${@:2}")
-    if as_pg make -C "$SRC" -s installcheck PG_CONFIG="$PG_CONFIG" "${vars[@]}" \
+    if as_pg env ${INITDB_TEMPLATE:+INITDB_TEMPLATE="$INITDB_TEMPLATE"} \
+        make -C "$SRC" -s installcheck PG_CONFIG="$PG_CONFIG" "${vars[@]}" \
         PROVE_FLAGS="--timer ${ACCOUNT_PROVE_JOBS:+-j$ACCOUNT_PROVE_JOBS}"; then
         return 0
     fi
@@ -161,6 +167,17 @@ installcheck() {
     fi
     return 1
 }
+
+# One initdb for all the TAP tests' clusters, where the test framework
+# copies a template (17 and later, INITDB_TEMPLATE): the same command the
+# framework runs for each cluster otherwise, so the clusters are the same,
+# and each costs a copy instead of a bootstrap
+INITDB_TEMPLATE=""
+if grep -q INITDB_TEMPLATE "$(dirname "$("$PG_CONFIG" --pgxs)")/../test/perl/PostgreSQL/Test/Cluster.pm" 2>/dev/null; then
+    INITDB_TEMPLATE="$WORK/initdb-template"
+    as_pg initdb --no-sync --pgdata "$INITDB_TEMPLATE" --auth trust >"$WORK/initdb-template.log" 2>&1 \
+        || { cat "$WORK/initdb-template.log"; INITDB_TEMPLATE=""; }
+fi
 
 # the TAP tests run two at a time where two cores allow (each has its own
 # clusters); ACCOUNT_PROVE_JOBS=1 runs them one by one

@@ -1,8 +1,8 @@
 # Bulk find-or-create: concurrent bulk calls whose arrays overlap in random
 # orders never deadlock and never duplicate; one transaction creates a
 # million accounts through the bulk function and a million more through
-# per-row calls in one statement, with the default lock table (100,000
-# each unless ACCOUNT_FULL=1, ./scripts/test.sh --full: still twenty-five times
+# per-row calls in one statement, with the default lock table (40,000
+# each unless ACCOUNT_FULL=1, ./scripts/test.sh --full: still ten times
 # what the lock table could hold if a create kept a lock).
 use strict;
 use warnings;
@@ -11,7 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $creates = $ENV{ACCOUNT_FULL} ? 1_000_000 : 100_000;
+my $creates = $ENV{ACCOUNT_FULL} ? 1_000_000 : 40_000;
 my $node = PostgreSQL::Test::Cluster->new('bulk');
 $node->init;
 # max_locks_per_transaction: the default of 15 to 18 (19 doubles it)

@@ -51,8 +51,8 @@ my $dir = $node->basedir;
 my $connstr = $node->connstr('postgres');
 
 # rows enough for the parallel loads to overlap: 50,000 with
-# ACCOUNT_FULL=1, 10,000 in the short mode
-my $bulk = $ENV{ACCOUNT_FULL} ? 50000 : 10000;
+# ACCOUNT_FULL=1, 3,000 in the short mode
+my $bulk = $ENV{ACCOUNT_FULL} ? 50000 : 3000;
 $node->safe_psql('postgres', qq{SELECT count(*) FROM accounts.find_or_create_accounts('user', 'reference_id',
 	ARRAY(SELECT 'bulk-' || n FROM generate_series(1, $bulk) n))});
 $before = $node->safe_psql('postgres', $snapshot_sql);
