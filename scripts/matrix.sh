@@ -130,6 +130,9 @@ umount_root() {
     return 0
 }
 
+# what 16's build needs on the host (lane_host installs it before the
+# build starts beside 15's suite, whose apt runs would collide with it)
+PG16_PACKAGES=(bison flex libicu-dev zlib1g-dev libipc-run-perl pkg-config make gcc)
 # what a cached 16 build must have been built with
 PG16_BUILD="16.2 --with-icu --enable-tap-tests $OPT, no ecpg; isolation, perl, amcheck, pageinspect"
 
@@ -185,10 +188,16 @@ share_pg16() {
 # when it is).  Users install Citus from its own packages; this is only for
 # the test.  Records the cell "citus".
 CITUS_TARBALL=${CITUS_SRC:-$SHARED/citus/citus-14.0.1.tar.xz}
+# Citus's compiler options, also what a cached build must have been built
+# with: Debian's pg_config asks for debug information (-g) and, with LLVM,
+# a clang bitcode copy of every file for JIT inlining; neither is used by
+# the tests, and they were more than half of the build (-g0 here,
+# with_llvm=no below)
+CITUS_COPT="$OPT -g0"
 citus_major() { case " $CITUS_MAJORS " in *" $1 "*) return 0 ;; esac; return 1; }
 install_citus() {
     local dir=$1 major=$2
-    if [ -f "$dir/usr/lib/postgresql/$major/lib/citus.so" ] && [ "$(cat "$dir/tmp/.citus-built" 2>/dev/null)" = "$OPT -g0" ]; then
+    if [ -f "$dir/usr/lib/postgresql/$major/lib/citus.so" ] && [ "$(cat "$dir/tmp/.citus-built" 2>/dev/null)" = "$CITUS_COPT" ]; then
         record "$major" citus ok
         return 0
     fi
@@ -201,13 +210,9 @@ install_citus() {
     rm -rf "$dir/tmp/citus"
     mkdir -p "$dir/tmp/citus"
     tar -xJf "$CITUS_TARBALL" -C "$dir/tmp/citus" --strip-components=1
-    # Debian's pg_config asks for debug information (-g) and, with LLVM,
-    # a clang bitcode copy of every file for JIT inlining: neither is used
-    # by the tests, and they were more than half of the build (-g0,
-    # with_llvm=no)
     if in_root "$dir" sh -c "cd /tmp/citus && ./configure PG_CONFIG=/usr/lib/postgresql/$major/bin/pg_config &&
-        make -j\$(nproc) -s COPT='$OPT -g0' with_llvm=no && make -s install with_llvm=no" >"$RESULTS/citus-$major.log" 2>&1; then
-        echo "$OPT -g0" >"$dir/tmp/.citus-built"
+        make -j\$(nproc) -s COPT='$CITUS_COPT' with_llvm=no && make -s install with_llvm=no" >"$RESULTS/citus-$major.log" 2>&1; then
+        echo "$CITUS_COPT" >"$dir/tmp/.citus-built"
         record "$major" citus ok
     else
         tail -n 30 "$RESULTS/citus-$major.log"
@@ -314,8 +319,7 @@ lane_host() {
     # without waiting for it
     local pg16_pid=""
     if wants 16; then
-        # (apt first: 15's suite runs apt too, and two at once collide)
-        ensure_packages bison flex libicu-dev zlib1g-dev libipc-run-perl pkg-config make gcc
+        ensure_packages "${PG16_PACKAGES[@]}"
         build_pg16 >"$RESULTS/pg16-build.log" 2>&1 &
         pg16_pid=$!
     fi
