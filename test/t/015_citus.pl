@@ -320,6 +320,18 @@ my $before_rb = join ',', map { scalar @{ journal($_) } } @nodes;
 $workers[0]->safe_psql('postgres', q{BEGIN; SELECT accounts.find_or_create_account('user', 'reference_id', 'rolled_back');
 	SELECT accounts.tag_account(accounts.find_account('user', 'reference_id', 'journal_again'), ARRAY['x']); ROLLBACK});
 is(join(',', map { scalar @{ journal($_) } } @nodes), $before_rb, 'a rolled-back transaction leaves no event on any node');
+
+# a generic plan of a router statement makes Citus plan the local shard's
+# query again and keep it at every run (src/dist.c, statement()): the
+# statements run custom plans, so a worker's backend stays flat over
+# thousands of calls on its own shards
+my @mem = split /\n/, $workers[0]->safe_psql('postgres', q{
+	SELECT count(accounts.find_account('user', 'reference_id', 'mem_' || g)) FROM generate_series(1, 300) g;
+	SELECT sum(total_bytes) FROM pg_backend_memory_contexts;
+	SELECT count(accounts.find_account('user', 'reference_id', 'mem_' || g)) FROM generate_series(1, 3000) g;
+	SELECT sum(total_bytes) FROM pg_backend_memory_contexts;});
+cmp_ok($mem[3] - $mem[1], '<', 2 * 1024 * 1024,
+	"3,000 lookups in one backend of a worker leave its memory where it was (grew by @{[ $mem[3] - $mem[1] ]} bytes)");
 # registry changes (reference tables: every node sees them at once)
 $coord->safe_psql('postgres', q{SELECT accounts.create_account_type('customer')});
 $workers[0]->safe_psql('postgres', q{SELECT accounts.create_identifier_type('customer', 'phone', 'phone')});
