@@ -253,7 +253,11 @@ def client(n, deadline):
                 note("transactions on the node that joined")
         except psycopg.Error as e:
             state = getattr(e, "sqlstate", None) or ""
-            lost = not state and isinstance(e, psycopg.OperationalError)
+            # a connection that died: psycopg raises OperationalError, or,
+            # when it dies while a transaction block ends, another class
+            # with the connection left broken
+            lost = not state and (isinstance(e, psycopg.OperationalError)
+                                  or (conn is not None and (conn.closed or conn.broken)))
             # src/dist.c, A SHARD THAT MOVES: a read that reached a shard
             # just moved away is 40001, saying so
             moved = MOVES and state == "40001" and "moved to another node" in (e.diag.message_detail or "")
