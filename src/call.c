@@ -22,9 +22,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
-#include "nodes/plannodes.h"
-#include "tcop/pquery.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -236,8 +233,7 @@ call_make_key(CallState *state, IdentKey *key, text *account_type,
  * then the protocol (lookup.c).  Returns true if the account was created.
  */
 bool
-call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id,
-					FunctionCallInfo sole)
+call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id)
 {
 	IdentKey	key;
 	CallStore	st;
@@ -245,79 +241,9 @@ call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id
 
 	call_make_key(state, &key, args->type, args->id_type, args->value);
 	call_store_open(&st, true, state->lookup_cache);
-	if (st.distributed && sole != NULL && call_sole_statement(sole))
-		created = dist_find_or_create_sole(&key, account_id);
-	else
-		created = call_find_or_create_key(&st, &key, NULL, account_id);
+	created = call_find_or_create_key(&st, &key, NULL, account_id);
 	call_store_close(&st);
 	return created;
-}
-
-static bool
-is_call_of(Node *expr, Oid fn)
-{
-	return expr != NULL && IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == fn;
-}
-
-/*
- * True if the function fcinfo calls is the whole of an autocommit
- * statement that reads and writes nothing else, on a distributed cluster
- * under READ COMMITTED, read-write: SELECT f(...) or SELECT * (or some of
- * the columns) FROM f(...), with no FROM, WHERE, other call or
- * expression, and not in a transaction block (explicit, or several
- * statements in one message), a subtransaction, a procedure, a DO block,
- * a cursor, EXPLAIN or a prepared statement's EXECUTE from inside a
- * function.  Nothing the statement evaluates runs after f returns, and
- * the transaction commits with the statement: dist.c's sole call (THE
- * SOLE CALL there) may then write with one statement outside a remote
- * transaction block.  Anything else is not the sole call.
- */
-bool
-call_sole_statement(FunctionCallInfo fcinfo)
-{
-	Oid			fn = fcinfo->flinfo->fn_oid;
-	PlannedStmt *ps;
-	Plan	   *plan;
-
-	if (IsTransactionBlock() || GetCurrentTransactionNestLevel() != 1 ||
-		XactReadOnly || IsolationUsesXactSnapshot() || !node_journal_distributed() ||
-		ActivePortal == NULL || ActivePortal->cursorOptions & CURSOR_OPT_HOLD ||
-		list_length(ActivePortal->stmts) != 1 ||
-		!IsA(linitial(ActivePortal->stmts), PlannedStmt))
-		return false;
-	ps = linitial_node(PlannedStmt, ActivePortal->stmts);
-	if (ps->commandType != CMD_SELECT || ps->hasModifyingCTE || ps->rowMarks != NIL ||
-		ps->subplans != NIL || ps->utilityStmt != NULL)
-		return false;
-	plan = ps->planTree;
-	if (plan == NULL || plan->lefttree != NULL || plan->righttree != NULL ||
-		plan->qual != NIL || plan->initPlan != NIL)
-		return false;
-	if (IsA(plan, Result))
-	{
-		TargetEntry *tle;
-
-		if (((Result *) plan)->resconstantqual != NULL || list_length(plan->targetlist) != 1)
-			return false;
-		tle = linitial_node(TargetEntry, plan->targetlist);
-		return is_call_of((Node *) tle->expr, fn);
-	}
-	if (IsA(plan, FunctionScan))
-	{
-		FunctionScan *fs = (FunctionScan *) plan;
-		ListCell   *lc;
-
-		if (list_length(fs->functions) != 1 || fs->funcordinality ||
-			!is_call_of(((RangeTblFunction *) linitial(fs->functions))->funcexpr, fn))
-			return false;
-		foreach(lc, plan->targetlist)
-		{
-			if (!IsA(lfirst_node(TargetEntry, lc)->expr, Var))
-				return false;
-		}
-		return true;
-	}
-	return false;
 }
 
 /*

@@ -83,8 +83,7 @@ extern void call_make_key(CallState *state, IdentKey *key, text *account_type,
 						  text *id_type, text *value);
 
 extern bool call_find_or_create(CallState *state, const KeyArgs *args,
-								pg_uuid_t *account_id, FunctionCallInfo sole);
-extern bool call_sole_statement(FunctionCallInfo fcinfo);
+								pg_uuid_t *account_id);
 extern Datum call_result_row(CallState *state, const pg_uuid_t *account_id,
 							 bool created);
 

@@ -5,8 +5,6 @@
  *   dist_find_or_create()       one identifier (find_or_create_account(),
  *                               bulk, try, the trigger; add_identifier()
  *                               with attach_to)
- *   dist_find_or_create_sole()  one identifier, the whole of an autocommit
- *                               statement (THE SOLE CALL)
  *   dist_find_or_create_all()   several identifiers of one person
  *   dist_lock_account()         an account's row FOR KEY SHARE, before
  *                               attaching to it
@@ -56,53 +54,9 @@
  * the SELECT that follows finds it: under READ COMMITTED it takes a new
  * snapshot; under REPEATABLE READ a winner committed after the snapshot is
  * invisible: 40001, as on one node.  A read-only transaction only looks.
- * Inside a transaction block inserting first costs a hit one round trip
- * more than a lookup would and saves a miss one; the sole call (below)
- * looks first, because outside a block a lookup is a whole round trip
- * and no more.
- *
- * THE SOLE CALL (dist_find_or_create_sole).  The protocol above
- * runs in a remote transaction block: Citus opens one on the shard's node
- * for the statements of a function (BEGIN and assign_distributed_
- * transaction_id(), the statements, COMMIT), so a hit cost four round
- * trips and a create four, where a client's own INSERT ... ON CONFLICT
- * and SELECT cost one each.  When the call is the whole of an autocommit
- * statement (call_sole_statement() in call.c says exactly when: SELECT
- * f(...) or SELECT ... FROM f(...) alone, not in a transaction block,
- * a subtransaction or a cursor, READ COMMITTED, read-write), nothing the
- * statement does comes after the call, and its transaction commits with
- * it; the call then runs with citus.function_opens_transaction_block off,
- * so that each of its statements is its own transaction on the node:
- *
- *   1. SELECT the identifier (a fresh snapshot, as under READ COMMITTED
- *      anywhere): found, done: one statement.
- *   2. Lock the type's row in this node's registry FOR KEY SHARE (before
- *      the write, so a drop of the type waits for this call's local
- *      transaction, which ends after the write has committed: the drop
- *      then finds the identifier, or this call finds no type: 42704 and
- *      nothing written).
- *   3. One INSERT of the account row marked as a claim (claim.c): on the
- *      shard's node the trigger inserts the identifier first, ON CONFLICT
- *      DO NOTHING, into the co-located shard, and stores the account row
- *      and its account.created only if it went in: the identifier and its
- *      account commit together, in one statement's transaction on one
- *      node, and no account row exists without its identifier.
- *   4. No row stored: a concurrent creator committed the identifier (the
- *      insert waited for it, on any node, prepared or not); SELECT again
- *      (a new statement, a new snapshot) and return its account.
- *
- * Every write of the call is that one statement, committed on its node
- * when it returns; the local transaction has written nothing (its type
- * lock is released when the statement's transaction ends).  If the
- * statement fails after the claim committed (a cancel, a lost client),
- * the account exists and the caller saw an error, as when a commit's
- * acknowledgement is lost: calling again finds it.  A statement that is
- * not the sole call (several calls, a WHERE, a transaction block, a
- * message of several statements) runs the protocol above, in Citus's
- * block, and goes with its statement.  Merges, redactions and attaches
- * see a sole create as they see any committed create: it takes no lock
- * they wait for, and it is never half-committed (one node, no two-phase
- * commit).
+ * Inserting first costs a hit one round trip more than a lookup would and
+ * saves a miss one; measured through a coordinator, lookup-first put the
+ * miss at 1.4x to 1.7x the Citus floor (docs/performance.md).
  *
  * Several identifiers (dist_find_or_create_all): the keys are sorted into
  * (route, id_type, value) order and probed one by one; every account found
@@ -158,7 +112,6 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -185,7 +138,6 @@ typedef enum DistStatement
 	LOCK_ACCOUNT_SHARE,
 	READ_ACCOUNT,
 	INSERT_EVENT,
-	CLAIM_ACCOUNT,
 	NUM_STATEMENTS
 } DistStatement;
 
@@ -233,11 +185,6 @@ static const struct
 		"INSERT INTO accounts.dist_events AS e (route, account_id, account_type, kind, detail)"
 		" VALUES ($1, $2, $3, $4, $5)",
 	5, {INT4OID, UUIDOID, TEXTOID, TEXTOID, JSONBOID}},
-	/* a create in one statement: claim.c */
-	[CLAIM_ACCOUNT] = {
-		"INSERT INTO accounts.dist_accounts AS a (route, id, account_type, created_at, event_detail)"
-		" VALUES ($1, $2, $3, NULL, $4)",
-	4, {INT4OID, UUIDOID, TEXTOID, JSONBOID}},
 };
 
 static SPIPlanPtr plans[NUM_STATEMENTS];
@@ -607,46 +554,6 @@ dist_find_or_create(const IdentKey *key, const pg_uuid_t *attach_to, pg_uuid_t *
 	if (XactReadOnly)
 		rule_read_only(key);
 	rule_concurrent_creation(key);
-}
-
-/*
- * The sole call (THE SOLE CALL in the header): find-or-create of key as
- * the whole of an autocommit statement, under READ COMMITTED, read-write,
- * once the journal's trigger exists on the shards.  *account_id is its
- * account afterwards; returns true if this call created it.
- */
-bool
-dist_find_or_create_sole(const IdentKey *key, pg_uuid_t *account_id)
-{
-	int32		route = dist_key_route(key);
-	int			nest;
-	bool		created = false;
-
-	Assert(!XactReadOnly && !IsolationUsesXactSnapshot() && node_journal_distributed());
-	nest = NewGUCNestLevel();
-	(void) set_config_option("citus.function_opens_transaction_block", "off",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	if (!select_identifier(route, key, account_id))
-	{
-		Datum		v[4];
-		pg_uuid_t	id;
-
-		(void) lock_type(key);
-		route_new_account_id(route, &id);
-		v[0] = Int32GetDatum(route);
-		v[1] = UUIDPGetDatum(&id);
-		v[2] = key->account_type_d;
-		v[3] = journal_detail_identifiers(&key->id_type, &key->value, 1);
-		if (run(CLAIM_ACCOUNT, v, NULL) == 1)
-		{
-			*account_id = id;
-			created = true;
-		}
-		else if (!select_identifier(route, key, account_id))
-			rule_concurrent_creation(key);
-	}
-	AtEOXact_GUC(true, nest);
-	return created;
 }
 
 /* (route, id_type, value) order, the order of the inserts */

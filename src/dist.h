@@ -27,7 +27,6 @@ extern void dist_end(DistScope *scope);
 extern bool dist_find(const IdentKey *key, pg_uuid_t *account_id);
 extern bool dist_find_or_create(const IdentKey *key, const pg_uuid_t *attach_to,
 								pg_uuid_t *account_id);
-extern bool dist_find_or_create_sole(const IdentKey *key, pg_uuid_t *account_id);
 extern bool dist_find_or_create_all(IdentKey *keys, int nkeys, Resolve *resolve,
 									pg_uuid_t *account_id);
 extern bool dist_lock_account(const pg_uuid_t *account_id, AccountRow *row);

@@ -75,7 +75,7 @@ find_or_create(FunctionCallInfo fcinfo)
 	node_refuse_undistributed();	/* the Citus guard, before anything else */
 	state = begin_key_call(fcinfo, true, &args, &caller_cxt);
 
-	created = call_find_or_create(state, &args, &account_id, fcinfo);
+	created = call_find_or_create(state, &args, &account_id);
 	MemoryContextSwitchTo(caller_cxt);
 	return call_result_row(state, &account_id, created);
 }

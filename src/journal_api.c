@@ -16,7 +16,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -24,11 +23,9 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
-#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "call.h"
-#include "claim.h"
 #include "compat.h"
 #include "dist.h"
 #include "journal.h"
@@ -139,10 +136,7 @@ account_journal_event(PG_FUNCTION_ARGS)
  *              to this node's journal and not stored;
  *   'created'  on accounts.dist_accounts: a new account row with its
  *              account.created detail in event_detail; the event is
- *              appended and the row stored without it.  A row with a
- *              NULL created_at is a claim (claim.c): its identifier is
- *              inserted first, and the row is neither stored nor
- *              journaled if the identifier exists.
+ *              appended and the row stored without it.
  * The row arrives in the shard's transaction, on the node that holds the
  * account, so the event commits exactly with the change.
  */
@@ -163,9 +157,6 @@ account_dist_journal_write(PG_FUNCTION_ARGS)
 	bool		type_null;
 	bool		detail_null;
 	const char *kind;
-	int			created_att = 0;
-	bool		claim = false;
-	TimestampTz created_at = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
@@ -208,29 +199,6 @@ account_dist_journal_write(PG_FUNCTION_ARGS)
 	}
 	if (type_null)
 		call_null_error("account_type", "It is internal: accounts.journal_event() writes the events.");
-	if (created)
-	{
-		/*
-		 * a claim (a NULL created_at, A CREATE IN ONE STATEMENT in
-		 * claim.c): the identifier first; if it exists, nothing
-		 */
-		int			route_att = SPI_fnumber(desc, "route");
-		bool		route_null = true;
-		Datum		route = route_att > 0 ? heap_getattr(tuple, route_att, desc, &route_null) : (Datum) 0;
-
-		created_att = SPI_fnumber(desc, "created_at");
-		if (created_att > 0)
-			(void) heap_getattr(tuple, created_att, desc, &claim);
-		if (claim)
-		{
-			if (route_null || id_null || detail_null)
-				call_null_error(route_null ? "route" : id_null ? "id" : "event_detail",
-								"It is internal: find_or_create_account() writes the accounts.");
-			created_at = GetCurrentTransactionStartTimestamp();
-			if (!claim_identifier(td->tg_relation, DatumGetInt32(route), type, id, created_at, detail))
-				return PointerGetDatum(NULL);
-		}
-	}
 	if (!detail_null)
 		append_event(id_null ? NULL : DatumGetUUIDP(id), type, TextDatumGetCString(type),
 					 kind, detail);
@@ -238,11 +206,11 @@ account_dist_journal_write(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	if (!detail_null)
 	{
-		int			cols[2] = {detail_att, created_att};
-		Datum		values[2] = {(Datum) 0, TimestampTzGetDatum(created_at)};
-		bool		nulls[2] = {true, false};
+		int			cols[1] = {detail_att};
+		Datum		values[1] = {(Datum) 0};
+		bool		nulls[1] = {true};
 
-		tuple = heap_modify_tuple_by_cols(tuple, desc, claim ? 2 : 1, cols, values, nulls);
+		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, cols, values, nulls);
 	}
 	return PointerGetDatum(tuple);
 }

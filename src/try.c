@@ -91,7 +91,7 @@ try_attempt(CallState *state, MemoryContext caller_cxt, const KeyArgs *args)
 	MemoryContextSwitchTo(attempt_cxt);
 	PG_TRY();
 	{
-		created = call_find_or_create(state, args, &account_id, NULL);
+		created = call_find_or_create(state, args, &account_id);
 
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(attempt_cxt);

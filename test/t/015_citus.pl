@@ -321,42 +321,6 @@ $workers[0]->safe_psql('postgres', q{BEGIN; SELECT accounts.find_or_create_accou
 	SELECT accounts.tag_account(accounts.find_account('user', 'reference_id', 'journal_again'), ARRAY['x']); ROLLBACK});
 is(join(',', map { scalar @{ journal($_) } } @nodes), $before_rb, 'a rolled-back transaction leaves no event on any node');
 
-# the sole call (src/dist.c, THE SOLE CALL): a find-or-create that is the
-# whole of an autocommit statement sends the identifier's node one statement
-# for a hit and two for a create, outside a transaction block (the account
-# row and its identifier in one statement, src/claim.c); anything else runs
-# in Citus's transaction block and goes with its statement
-sub remote_commands
-{
-	my ($node, $sql) = @_;
-	my ($r, $o, $e) = $node->psql('postgres', "SET citus.log_remote_commands = on;\nSET client_min_messages = log;\n$sql");
-	return join ' ', map { /issuing (\w+)/ ? $1 : () } split /\n/, $e;
-}
-is(remote_commands($coord, q{SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'sole_1')}),
-	'SELECT INSERT', 'the sole call: a create is a lookup and one insert, no BEGIN or COMMIT');
-is(remote_commands($coord, q{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'SOLE_1')}),
-	'SELECT', 'the sole call: a hit is one lookup');
-is(remote_commands($coord, q{SELECT accounts.find_or_create_account('user', 'reference_id', 'sole_2')}),
-	'SELECT INSERT', 'the sole call: the scalar form too');
-my $sole = $workers[0]->safe_psql('postgres', q{SELECT accounts.find_account('user', 'reference_id', 'sole_1')});
-is($workers[1]->safe_psql('postgres', qq{SELECT status || ' ' || (created_at IS NOT NULL) FROM accounts.get_account('$sole')}),
-	'active true', 'the account of a sole create is whole on another node');
-is(join(' ', map { $_->[1] } @{ events_of($sole) }), 'account.created', 'with its account.created, once');
-like(remote_commands($coord, q{SELECT a.account_id FROM accounts.find_or_create_account('user', 'reference_id', 'sole_3') a WHERE a.created}),
-	qr/^BEGIN .*COMMIT$/, 'not the whole statement (a WHERE): a transaction block');
-($ret, $out, $err) = $coord->psql('postgres', q{SELECT accounts.find_or_create_account('user', 'reference_id', 'sole_4'), 1 / 0});
-like($err, qr/division by zero/, 'a statement that fails after the call fails');
-($ret, $out, $err) = $coord->psql('postgres', q{SELECT * FROM accounts.find_or_create_account('user', 'reference_id', 'sole_5') \; SELECT 1 / 0});
-like($err, qr/division by zero/, 'and so does a message of two statements');
-is($workers[1]->safe_psql('postgres', q{SELECT count(*) FROM accounts.find_accounts('user', 'reference_id', ARRAY['sole_4', 'sole_5']) f WHERE f.account_id IS NOT NULL}),
-	'0', 'neither left an account: neither was the sole call');
-# a claim of an identifier that exists stores nothing (claim.c)
-my $nacc = $coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_accounts});
-is($coord->safe_psql('postgres', q{WITH c AS (INSERT INTO accounts.dist_accounts (route, id, account_type, created_at, event_detail)
-	SELECT r, accounts_internal.new_account_id(r), 'user', NULL, '{"identifiers": [{"id_type": "reference_id", "value": "sole_1"}]}'
-	  FROM accounts.identifier_route('user', 'reference_id', 'sole_1') r RETURNING 1) SELECT count(*) FROM c}),
-	'0', 'a claim of an existing identifier inserts no account row');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_accounts}), $nacc, 'and there is none more');
 # a generic plan of a router statement makes Citus plan the local shard's
 # query again and keep it at every run (src/dist.c, statement()): the
 # statements run custom plans, so a worker's backend stays flat over
