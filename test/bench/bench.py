@@ -476,7 +476,11 @@ def quick():
         read_ms = bench_events_since(conn)
 
     def ratios(a, b):
-        return median([x / y for x, y in zip(a, b)])
+        # a round whose baseline did nothing (a 1 s smoke round on a loaded
+        # machine: no transaction of the 32 contended clients finished)
+        # has no ratio; no round with one: nan, printed as such
+        rs = [x / y for x, y in zip(a, b) if y]
+        return median(rs) if rs else float("nan")
 
     row = (f"| {ver} | {median(hit['ours']):.2f} / {median(hit['floor']):.2f} / {median(hit['peer']):.2f} "
            f"| {ratios(hit['ours'], hit['floor']):.2f}× | {ratios(hit['peer'], hit['ours']):.2f}× "
