@@ -50,6 +50,15 @@ def median(xs):
     return statistics.median(xs)
 
 
+def ratios(a, b):
+    """The median of the per-round ratios a/b.  A round whose baseline did
+    nothing (a 1 s smoke round on a loaded machine: no transaction of the 32
+    contended clients finished) has no ratio; with no round left: nan,
+    printed as such."""
+    rs = [x / y for x, y in zip(a, b) if y]
+    return median(rs) if rs else float("nan")
+
+
 def log(msg):
     print(f"-- {msg}", file=sys.stderr, flush=True)
 
@@ -475,13 +484,6 @@ def quick():
         miss = bench_miss(conn)
         read_ms = bench_events_since(conn)
 
-    def ratios(a, b):
-        # a round whose baseline did nothing (a 1 s smoke round on a loaded
-        # machine: no transaction of the 32 contended clients finished)
-        # has no ratio; no round with one: nan, printed as such
-        rs = [x / y for x, y in zip(a, b) if y]
-        return median(rs) if rs else float("nan")
-
     row = (f"| {ver} | {median(hit['ours']):.2f} / {median(hit['floor']):.2f} / {median(hit['peer']):.2f} "
            f"| {ratios(hit['ours'], hit['floor']):.2f}× | {ratios(hit['peer'], hit['ours']):.2f}× "
            f"| {median(miss['ours']):.2f} / {median(miss['floor_outbox']):.2f} | {ratios(miss['ours'], miss['floor_outbox']):.2f}× "
@@ -526,9 +528,6 @@ def main():
         record = bench_record(conn)
     bulk = bench_bulk()
     mem = bench_memory()
-
-    def ratios(a, b):
-        return median([x / y for x, y in zip(a, b)])
 
     hit_floor = ratios(hit["ours"], hit["floor"])
     hit_peer = ratios(hit["peer"], hit["ours"])
