@@ -35,7 +35,7 @@
 #
 # The roots and the 16 build are cached under ACCOUNT_CACHE (default
 # /var/tmp/account-matrix); a second run reuses them.  ACCOUNT_MAJORS picks
-# majors (default "15 16 17 18").  Needs root (debootstrap, chroot).
+# majors (default "15 16 17 18").  Needs root (mmdebstrap, chroot).
 . "$(dirname "$0")/lib.sh"
 
 CACHE=${ACCOUNT_CACHE:-/var/tmp/account-matrix}
@@ -44,7 +44,7 @@ SHARED=${ACCOUNT_SHARED:-$ROOT/../shared}
 MAJORS=${ACCOUNT_MAJORS:-$([ -n "${ACCOUNT_FULL:-}" ] && echo "15 16 17 18 19" || echo "15 16 17 18")}
 MATRIX_START=$(date +%s)
 CITUS_MAJORS=${ACCOUNT_CITUS_MAJORS-17 18}
-# ACCOUNT_MIRROR: a Debian mirror; by default debootstrap's own
+# ACCOUNT_MIRROR: a Debian mirror; by default mmdebstrap's own (deb.debian.org)
 MIRROR=${ACCOUNT_MIRROR:-}
 # the hit/miss benchmark on each major, and Citus's: with --full
 # (ACCOUNT_FULL=1), or ACCOUNT_BENCH=1
@@ -55,7 +55,7 @@ RESULTS=$(mktemp -d /tmp/account-matrix.XXXXXX)
 chmod 755 "$RESULTS"
 mkdir -p "$CACHE"
 
-[ "$(id -u)" = 0 ] || { echo "matrix.sh needs root (debootstrap, chroot)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "matrix.sh needs root (mmdebstrap, chroot)" >&2; exit 1; }
 
 # Packages every root gets: the server and its headers come per major.
 # (Citus's build needs curl, lz4, zstd and Kerberos headers: installed with
@@ -75,12 +75,15 @@ make_root() {
         return 1
     fi
     rm -rf "$dir"
-    ensure_packages debootstrap
+    ensure_packages mmdebstrap
     log "building a Debian $suite root for PostgreSQL $major in $dir"
-    debootstrap --variant=minbase \
+    # mmdebstrap, not debootstrap: apt resolves and downloads in parallel
+    # and dpkg unpacks without syncing each file; 79 s and 74 s of CPU for
+    # this root here, against 118 s and 128 s for debootstrap
+    mmdebstrap --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
         --include="postgresql-$major,postgresql-server-dev-$major,$ROOT_PACKAGES" \
-        "$suite" "$dir" ${MIRROR:+"$MIRROR"} >"$RESULTS/debootstrap-$suite.log" 2>&1 \
-        || { tail -n 30 "$RESULTS/debootstrap-$suite.log"; return 1; }
+        "$suite" "$dir" ${MIRROR:+"$MIRROR"} >"$RESULTS/root-$suite-make.log" 2>&1 \
+        || { tail -n 30 "$RESULTS/root-$suite-make.log"; return 1; }
     echo "$want" >"$dir/.account-root"
 }
 
@@ -90,7 +93,7 @@ add_major() {
     local dir=$1 suite=$2 major=$3
     grep -qx "$suite $major" "$dir/.account-root" && return 0
     log "adding PostgreSQL $major from $suite to $dir"
-    # the mirror the root was made from (debootstrap wrote it)
+    # the mirror the root was made from (mmdebstrap wrote it)
     local mirror=${MIRROR:-$(awk '$1 == "deb" {print $2; exit}' "$dir/etc/apt/sources.list")}
     echo "deb $mirror $suite main" >"$dir/etc/apt/sources.list.d/$suite.list"
     in_root "$dir" apt-get update -qq >"$RESULTS/apt-$major.log" 2>&1 \
@@ -112,7 +115,7 @@ in_root() {
     fi
     cp /etc/resolv.conf "$dir/etc/resolv.conf"
     # mirrors of unstable and experimental can be older than their Release
-    # files' Valid-Until; debootstrap does not check it, apt would
+    # files' Valid-Until (make_root tells mmdebstrap the same)
     echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99account"
     chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
@@ -415,7 +418,7 @@ for major in $MAJORS; do
     chmod 666 "$RESULTS/bench-$major"     # the benchmark runs as the server's user
 done
 if wants 17 || wants 18 || wants 19; then
-    ensure_packages debootstrap
+    ensure_packages mmdebstrap
 fi
 lane_host >"$RESULTS/lane-host.log" 2>&1 &
 host_pid=$!
