@@ -11,7 +11,8 @@
 #      worker, with its guarantees (one account per identifier from any
 #      node, case-insensitive routing, multi-identifier calls across
 #      nodes, errors, nothing in the single-node tables);
-#   4. 16 clients over the three nodes on hot new identifiers for 30 s
+#   4. 16 clients (8 in the short mode) over the three nodes on hot new
+#      identifiers for 30 s (5 s in the short mode)
 #      (test/clients/citus.py): no error, one account per identifier,
 #      created = true once, no orphan, no dangling or split identifier,
 #      every row on the shard its route names;
@@ -467,17 +468,21 @@ for my $node (@nodes)
 my $client = dirname(__FILE__) . '/../clients/citus.py';
 my $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
 my $seconds = $ENV{CITUS_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 5);
+# 16 clients in each run with ACCOUNT_FULL=1; 8 in the short mode, still
+# four per core here (the runs go on until their calls are enough for the
+# audit, test/clients/citus.py, MIN_CALLS)
+my $clients = $ENV{CITUS_CLIENTS} // ($ENV{ACCOUNT_FULL} ? 16 : 8);
 
-# 4. 16 clients over three nodes
+# 4. $clients clients over three nodes
 my $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_hot.txt";
 my ($stdout, $stderr);
 my $ok = IPC::Run::run([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'hot';
-				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = 16; delete $ENV{CITUS_RESTART_OK};
+				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = $clients; delete $ENV{CITUS_RESTART_OK};
 				  $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
 diag($stdout);
 diag($stderr) if $stderr;
-ok($ok, "16 clients for ${seconds}s over three nodes: no client error");
+ok($ok, "$clients clients for ${seconds}s over three nodes: no client error");
 check_results('hot run', $outfile, 'hot', 1);
 check_consumed('hot run', "$outfile.events");
 journal_audit('hot run', $nj);
@@ -502,7 +507,7 @@ for my $node ($coord, $workers[0])
 $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_restart.txt";
 my $h = IPC::Run::start([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'rst';
-				  $ENV{CITUS_SECONDS} = 600; $ENV{CITUS_STOP_FILE} = "$outfile.stop"; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_RESTART_OK} = 1;
+				  $ENV{CITUS_SECONDS} = 600; $ENV{CITUS_STOP_FILE} = "$outfile.stop"; $ENV{CITUS_CLIENTS} = $clients; $ENV{CITUS_RESTART_OK} = 1;
 				  $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
 # the restart must come while the clients call: wait until they have
 # created accounts (a deadline, not a fixed sleep: on a loaded machine the
@@ -539,18 +544,18 @@ journal_audit('restart run', $nj);
 $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_lifecycle.txt";
 $ok = IPC::Run::run([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'lc';
-				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_LIFECYCLE} = 1;
+				  $ENV{CITUS_SECONDS} = $seconds; $ENV{CITUS_CLIENTS} = $clients; $ENV{CITUS_LIFECYCLE} = 1;
 				  $ENV{CITUS_POOL} = 100; delete $ENV{CITUS_RESTART_OK}; $ENV{CITUS_EVENTS_OUT} = "$outfile.events"; });
 diag($stdout);
 diag($stderr) if $stderr;
-ok($ok, "16 clients for ${seconds}s mixing the lifecycle in: no error but 55000, 2BP01 and 40P01");
+ok($ok, "$clients clients for ${seconds}s mixing the lifecycle in: no error but 55000, 2BP01 and 40P01");
 like($stdout, qr/lifecycle calls: \d+/, 'the lifecycle calls ran');
 like($stdout, qr/expected 55000: \d+/, 'and met merged and redacted accounts');
 audit('lifecycle run');
 check_consumed('lifecycle run', "$outfile.events");
 journal_audit('lifecycle run', $nj);
 
-# 6b. identity resolution under load (issue #27): 16 clients over the
+# 6b. identity resolution under load (issue #27): $clients clients over the
 # three nodes link pairs of identifiers with on_conflict => 'merge', without
 # and with a limit (test/clients/resolution.py): every component of the
 # committed links is one live account, the journals replayed give the tables
@@ -566,10 +571,10 @@ for my $run (['linked', ''], ['limited', '1'])
 	$ok = IPC::Run::run([ 'python3', $resolution ], '>', \$stdout, '2>', \$stderr,
 		init => sub { $ENV{RESOLUTION_NODES} = join '|', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
 					  $ENV{RESOLUTION_TYPE} = $type; $ENV{RESOLUTION_LIMIT} = $limit; $ENV{RESOLUTION_CITUS} = 1;
-					  $ENV{RESOLUTION_SECONDS} = $seconds; $ENV{RESOLUTION_MIN_LINKS} = 201; });
+					  $ENV{RESOLUTION_SECONDS} = $seconds; $ENV{RESOLUTION_MIN_LINKS} = 201; $ENV{RESOLUTION_CLIENTS} = $clients; });
 	diag($stdout);
 	diag($stderr) if $stderr;
-	ok($ok, "$type: 16 clients linking pairs over three nodes: every component one live account, the journals give the tables");
+	ok($ok, "$type: $clients clients linking pairs over three nodes: every component one live account, the journals give the tables");
 	my ($links) = $stdout =~ /^count links (\d+)$/m;
 	cmp_ok($links // 0, '>', 200, "$type: hundreds of committed links");
 	like($stdout, qr/^audit replayed accounts differing 0$/m, "$type: the journals replayed give every account");

@@ -1,7 +1,7 @@
 # A Citus cluster that grows and shrinks under load (issue #23): a
-# coordinator and two workers serve 16 clients (find-or-create, the
-# lifecycle, identifier types that come and go, a journal consumer per
-# node) while
+# coordinator and two workers serve 16 clients (8 in the short mode;
+# find-or-create, the lifecycle, identifier types that come and go, a
+# journal consumer per node) while
 #
 #   1. a third worker joins (citus_add_node()): before accounts.sync_nodes()
 #      it refuses clearly (no XX000, nothing written), after it it serves
@@ -48,6 +48,9 @@ my ($coord, $w1, $w2, $w3) = @nodes;
 # the clients run until the steps under load are done, and at least this
 # long after they are
 my $seconds = $ENV{CITUS_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 3);
+# the clients: 16 with ACCOUNT_FULL=1; 8 in the short mode, still four
+# per core here, so that the shard moves overlap calls on every node
+my $clients = $ENV{CITUS_CLIENTS} // ($ENV{ACCOUNT_FULL} ? 16 : 8);
 
 $_->safe_psql('postgres', 'CREATE EXTENSION citus') for @nodes;
 $coord->safe_psql('postgres', "SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
@@ -64,7 +67,7 @@ my $before = $w1->safe_psql('postgres', q{SELECT account_id FROM accounts.find_o
 sub sqlstate { my ($err) = @_; return $err =~ /ERROR:  ([0-9A-Z]{5}):/ ? $1 : ''; }
 sub count_all { my ($node) = @_; return $node->safe_psql('postgres', 'SELECT count(*) FROM accounts.dist_accounts'); }
 
-# the clients: 16 over the nodes (the last joins during the run), the
+# the clients: $clients over the nodes (the last joins during the run), the
 # lifecycle and the registry mixed in, one journal consumer per node
 my $client = dirname(__FILE__) . '/../clients/citus.py';
 my $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
@@ -89,7 +92,7 @@ sub start_run
 	my ($prefix, $outfile) = @_;
 	return IPC::Run::start([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 		init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = $prefix;
-					  $ENV{CITUS_SECONDS} = 600; $ENV{CITUS_STOP_FILE} = $stop; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_LIFECYCLE} = 1; $ENV{CITUS_POOL} = 200;
+					  $ENV{CITUS_SECONDS} = 600; $ENV{CITUS_STOP_FILE} = $stop; $ENV{CITUS_CLIENTS} = $clients; $ENV{CITUS_LIFECYCLE} = 1; $ENV{CITUS_POOL} = 200;
 					  $ENV{CITUS_REGISTRY} = 1; $ENV{CITUS_LATE_FILE} = $late; $ENV{CITUS_EVENTS_OUT} = "$outfile.events";
 					  $ENV{CITUS_RESTART_OK} = 1; $ENV{CITUS_MOVES} = 1; });
 }
@@ -138,7 +141,7 @@ CitusTest::shards_moved();
 my $on_w3 = $coord->safe_psql('postgres', qq{SELECT count(*) FROM citus_shards WHERE nodeport = } . $w3->port . q{ AND table_name = 'accounts.dist_accounts'::regclass});
 ok($on_w3 > 0, "the rebalance moved $on_w3 of the 8 shard groups to worker3 while the clients ran");
 is($coord->safe_psql('postgres', q{SELECT string_agg(DISTINCT state::text, ',') FROM pg_dist_background_job}), 'finished', 'the rebalance finished');
-ok(stop_run($h), '16 clients while worker3 joined and took shards: no error but 55000, 2BP01, 40P01, connection errors and 40001 for a shard that moved');
+ok(stop_run($h), "$clients clients while worker3 joined and took shards: no error but 55000, 2BP01, 40P01, connection errors and 40001 for a shard that moved");
 like($stdout, qr/transactions on the node that joined: [1-9]/, 'clients on worker3 ran transactions after it joined');
 like($stdout, qr/identifier types dropped: [1-9]/, 'identifier types came and went meanwhile');
 
@@ -179,7 +182,7 @@ $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_shrink.txt";
 $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } ($coord, $w1, $w2);
 $h = IPC::Run::start([ 'python3', $client ], '>', \$stdout, '2>', \$stderr,
 	init => sub { $ENV{CITUS_CONNINFOS} = $conninfos; $ENV{CITUS_OUT} = $outfile; $ENV{CITUS_PREFIX} = 'shrink';
-				  $ENV{CITUS_SECONDS} = 600; $ENV{CITUS_STOP_FILE} = $stop; $ENV{CITUS_CLIENTS} = 16; $ENV{CITUS_LIFECYCLE} = 1; $ENV{CITUS_POOL} = 200;
+				  $ENV{CITUS_SECONDS} = 600; $ENV{CITUS_STOP_FILE} = $stop; $ENV{CITUS_CLIENTS} = $clients; $ENV{CITUS_LIFECYCLE} = 1; $ENV{CITUS_POOL} = 200;
 				  delete $ENV{CITUS_LATE_FILE}; delete $ENV{CITUS_REGISTRY}; $ENV{CITUS_RESTART_OK} = 1; $ENV{CITUS_MOVES} = 1; delete $ENV{CITUS_EVENTS_OUT}; });
 sleep 2;
 # the background rebalancer moves one shard group per transaction;
@@ -189,7 +192,7 @@ sleep 2;
 $coord->safe_psql('postgres', "SELECT citus_set_node_property('" . $w3->host . "', " . $w3->port . ", 'shouldhaveshards', false)");
 $coord->safe_psql('postgres', q{SELECT citus_rebalance_start(drain_only := true)});
 $coord->safe_psql('postgres', q{SELECT citus_rebalance_wait()});
-ok(stop_run($h), '16 clients while worker3 was drained: no error but 55000, 2BP01, 40P01, connection errors and 40001 for a shard that moved');
+ok(stop_run($h), "$clients clients while worker3 was drained: no error but 55000, 2BP01, 40P01, connection errors and 40001 for a shard that moved");
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM citus_shards WHERE citus_table_type = 'distributed' AND nodeport = } . $w3->port), '0',
 	'worker3 holds no shard of a distributed table after the drain');
 $coord->safe_psql('postgres', "SELECT citus_remove_node('" . $w3->host . "', " . $w3->port . ")");
