@@ -65,6 +65,11 @@ mkdir -p "$CACHE"
 # the root, so that its build, beside the suites, needs no apt.)
 ROOT_PACKAGES="build-essential,libicu-dev,pkg-config,libipc-run-perl,pgbouncer,python3-psycopg,libpq-dev,debhelper,dpkg-dev,postgresql-server-dev-all,libcurl4-openssl-dev,liblz4-dev,libzstd-dev,libkrb5-dev"
 
+# Mirrors of unstable and experimental can be older than their Release
+# files' Valid-Until: apt is told not to check it, in mmdebstrap (which
+# keeps the option in the root) and in every apt run inside a root.
+APT_NO_VALID_UNTIL='Acquire::Check-Valid-Until "false";'
+
 # make_root DIR SUITE MAJOR: a Debian root with postgresql-MAJOR.
 make_root() {
     local dir=$1 suite=$2 major=$3
@@ -83,7 +88,7 @@ make_root() {
     # mmdebstrap, not debootstrap: apt resolves and downloads in parallel
     # and dpkg unpacks without syncing each file; 79 s and 74 s of CPU for
     # this root here, against 118 s and 128 s for debootstrap
-    mmdebstrap --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
+    mmdebstrap --variant=minbase --aptopt="$APT_NO_VALID_UNTIL" \
         --include="postgresql-$major,postgresql-server-dev-$major,$ROOT_PACKAGES" \
         "$suite" "$dir" ${MIRROR:+"$MIRROR"} >"$RESULTS/root-$suite-make.log" 2>&1 \
         || { tail -n 30 "$RESULTS/root-$suite-make.log"; return 1; }
@@ -117,9 +122,8 @@ in_root() {
         mount --make-rslave "$dir/dev"
     fi
     cp /etc/resolv.conf "$dir/etc/resolv.conf"
-    # mirrors of unstable and experimental can be older than their Release
-    # files' Valid-Until (make_root tells mmdebstrap the same)
-    echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99account"
+    # (roots made before mmdebstrap was used do not have it yet)
+    echo "$APT_NO_VALID_UNTIL" >"$dir/etc/apt/apt.conf.d/99account"
     chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }

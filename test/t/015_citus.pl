@@ -468,10 +468,7 @@ for my $node (@nodes)
 my $client = dirname(__FILE__) . '/../clients/citus.py';
 my $conninfos = join ';', map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @nodes;
 my $seconds = $ENV{CITUS_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 5);
-# 16 clients in each run with ACCOUNT_FULL=1; 8 in the short mode, still
-# four per core here (the runs go on until their calls are enough for the
-# audit, test/clients/citus.py, MIN_CALLS)
-my $clients = $ENV{CITUS_CLIENTS} // ($ENV{ACCOUNT_FULL} ? 16 : 8);
+my $clients = CitusTest::clients();
 
 # 4. $clients clients over three nodes
 my $outfile = "$PostgreSQL::Test::Utils::tmp_check/citus_hot.txt";

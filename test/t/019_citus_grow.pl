@@ -48,9 +48,8 @@ my ($coord, $w1, $w2, $w3) = @nodes;
 # the clients run until the steps under load are done, and at least this
 # long after they are
 my $seconds = $ENV{CITUS_SECONDS} // ($ENV{ACCOUNT_FULL} ? 30 : 3);
-# the clients: 16 with ACCOUNT_FULL=1; 8 in the short mode, still four
-# per core here, so that the shard moves overlap calls on every node
-my $clients = $ENV{CITUS_CLIENTS} // ($ENV{ACCOUNT_FULL} ? 16 : 8);
+# enough clients that the shard moves overlap calls on every node
+my $clients = CitusTest::clients();
 
 $_->safe_psql('postgres', 'CREATE EXTENSION citus') for @nodes;
 $coord->safe_psql('postgres', "SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");

@@ -29,6 +29,12 @@ sub use_nodes
 	%route_port = ();
 }
 
+# The clients of a load run (test/clients/citus.py, resolution.py): 16
+# with ACCOUNT_FULL=1; 8 in the short mode, still four per core here (the
+# runs go on until their calls are enough for the audit: MIN_CALLS,
+# MIN_LINKS); CITUS_CLIENTS overrides both.
+sub clients { return $ENV{CITUS_CLIENTS} // ($ENV{ACCOUNT_FULL} ? 16 : 8); }
+
 # Shards moved between nodes (a rebalance, a drain): from now on an
 # account's older events may be in the journal of a node its shard left.
 sub shards_moved
