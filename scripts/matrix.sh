@@ -47,7 +47,7 @@ SHARED=${ACCOUNT_SHARED:-$ROOT/../shared}
 MAJORS=${ACCOUNT_MAJORS:-$([ -n "${ACCOUNT_FULL:-}" ] && echo "15 16 17 18 19" || echo "15 16 17 18")}
 MATRIX_START=$(date +%s)
 CITUS_MAJORS=${ACCOUNT_CITUS_MAJORS-17 18}
-# ACCOUNT_MIRROR: a Debian mirror; by default mmdebstrap's own (deb.debian.org)
+# ACCOUNT_MIRROR: a Debian mirror; by default mmdebstrap's own
 MIRROR=${ACCOUNT_MIRROR:-}
 # the hit/miss benchmark on each major, and Citus's: with --full
 # (ACCOUNT_FULL=1), or ACCOUNT_BENCH=1
