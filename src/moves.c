@@ -6,7 +6,8 @@
  *   moves_hold_routes(r, n)    the same for several routes
  *   moves_hold_all()           before a read over every shard group
  *   dist_hold_shard()          trigger: a write holds its group on the
- *                              shard's own node, through a prepare
+ *                              shard's own node, through a prepare, and
+ *                              is refused on a copy a move left behind
  *
  * SHARD MOVES
  * ===========
@@ -93,17 +94,54 @@
  * test/t/018_citus_2pc.pl loses a COMMIT PREPARED, moves the group and
  * checks the part arrives.
  *
+ * A WRITE ON A COPY A MOVE LEFT BEHIND
+ * -------------------------------------
+ *
+ * Citus can send a statement to the old copy of a shard after a move
+ * switched its group, where the copy stays until its deferred drop: a
+ * write there is lost when the copy is dropped.  Seen in
+ * test/t/019_citus_grow.pl and in a load run of repeated moves
+ * (test/t/025_citus_moves.pl): a multi-identifier call on a worker
+ * probed its keys without locks, waited in its hold for a move until the
+ * move had committed on that worker, then sent its identifiers to the
+ * old copy on the source node and its account row to the new node; the
+ * identifiers were gone after the drop, and the caller's account had
+ * none.  One way there: Citus keeps, for the rest of a transaction, the
+ * connection by which the transaction first reached a placement, keyed
+ * by the placement's id (placement_connection.c), and a move keeps the id
+ * and changes only the node.  Whatever the way, the write arrives at a
+ * node whose own metadata already says the shard is elsewhere, or will
+ * once the move commits there.
+ *
+ * So the trigger, once it holds the lock, checks that this node's
+ * metadata still places the shard here, in a fresh snapshot (the lock
+ * waits for the move's commit on this node); if not, the statement is
+ * refused with 40001 and the detail every moved-shard error carries, and
+ * the transaction, retried, reaches the shard where it is now.  This
+ * covers every write to dist_accounts and dist_identifiers from any path
+ * and any client.  Reads are not refused: a read through such a
+ * connection sees the old copy as it was at the switch, as an older
+ * snapshot would; the protocol's decisions that rest on reads end in a
+ * write to the same shards (an insert, a repoint, a status), which this
+ * check refuses.
+ *
  * The cost is a lock each statement on a shard takes (again, if its
  * transaction holds it already: the lock manager's local table answers):
  * the call of Citus's lock_shard_metadata() through fmgr, as the table's
- * owner (the function checks it), no SQL.  One new
- * cycle is possible: a writer that runs from a worker took the lock there
+ * owner (the function checks it), and two catalog reads, one by index
+ * and one of a one-row table, no SQL.  One new cycle is possible: a writer that runs from a worker took the lock there
  * and is on its way to the shard's node when a move takes both nodes'
  * locks, the shard's first; Citus's distributed deadlock detector breaks
  * it (40P01 to the writer, or the move fails and is retried).
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -113,9 +151,12 @@
 #include "parser/parse_func.h"
 #include "storage/lockdefs.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "compat.h"
 #include "moves.h"
@@ -237,6 +278,65 @@ shard_of(Relation rel)
 }
 
 /*
+ * Is shard shardid placed on this node, by this node's Citus metadata as
+ * last committed?  A fresh snapshot: the caller holds the shard group's
+ * metadata lock, so a move that switched the placement has committed
+ * here (A WRITE ON A COPY A MOVE LEFT BEHIND).  true when the metadata
+ * cannot be read (no Citus catalog: nothing to check).
+ */
+static bool
+placed_here(int64 shardid)
+{
+	Oid			placement_rel = get_relname_relid("pg_dist_placement", PG_CATALOG_NAMESPACE);
+	Oid			placement_idx = get_relname_relid("pg_dist_placement_shardid_index", PG_CATALOG_NAMESPACE);
+	Oid			group_rel = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
+	Snapshot	snap;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ScanKeyData key;
+	AttrNumber	groupid_att;
+	bool		isnull;
+	int32		local_group = -1;
+	bool		here = false;
+
+	if (!OidIsValid(placement_rel) || !OidIsValid(placement_idx) || !OidIsValid(group_rel))
+		return true;
+	snap = RegisterSnapshot(GetLatestSnapshot());
+
+	/* this node's group: pg_dist_local_group holds one row */
+	rel = table_open(group_rel, AccessShareLock);
+	groupid_att = get_attnum(group_rel, "groupid");
+	scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+	if (groupid_att != InvalidAttrNumber && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Datum		d = heap_getattr(tup, groupid_att, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			local_group = DatumGetInt32(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	/* the shard's placements, by pg_dist_placement_shardid_index */
+	rel = table_open(placement_rel, AccessShareLock);
+	groupid_att = get_attnum(placement_rel, "groupid");
+	ScanKeyInit(&key, get_attnum(placement_rel, "shardid"), BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(shardid));
+	scan = systable_beginscan(rel, placement_idx, true, snap, 1, &key);
+	while (!here && groupid_att != InvalidAttrNumber && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Datum		d = heap_getattr(tup, groupid_att, RelationGetDescr(rel), &isnull);
+
+		here = !isnull && DatumGetInt32(d) == local_group;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	UnregisterSnapshot(snap);
+	return here;
+}
+
+/*
  * accounts_internal.dist_hold_shard() RETURNS trigger, BEFORE INSERT OR
  * UPDATE OR DELETE FOR EACH STATEMENT on dist_accounts and
  * dist_identifiers (so on each of their shards): the shard group's
@@ -283,5 +383,14 @@ account_dist_hold_shard(PG_FUNCTION_ARGS)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	FunctionCall2(&lock_fn, Int32GetDatum(ShareLock), PointerGetDatum(ids));
 	SetUserIdAndSecContext(save_user, save_sec);
+
+	/* A WRITE ON A COPY A MOVE LEFT BEHIND */
+	if (!placed_here(shardid))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("a write reached %s, the old copy of a shard that a shard move has replaced",
+						RelationGetRelationName(td->tg_relation)),
+				 errdetail("A shard of the account tables moved to another node (a rebalance or a drained node) while the transaction ran; nothing was written."),
+				 errhint("Retry the transaction: it writes the shard where it is now.")));
 	return PointerGetDatum(NULL);
 }

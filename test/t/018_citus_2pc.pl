@@ -31,6 +31,10 @@
 #      run): the move waits for the part, and it arrives on the new
 #      placement (src/moves.c, A WRITE STILL PREPARED ON THE MOVE'S
 #      SOURCE);
+#   8. a transaction that read a shard before its group moved, then
+#      writes it: Citus sends the write to the old copy, which refuses it
+#      (40001) instead of keeping it until the copy is dropped (src/moves.c,
+#      A WRITE ON A COPY A MOVE LEFT BEHIND);
 #
 # and after each, the invariants: no identifier on a merged account, no
 # erased kind of identifier on a redacted account, no identifier of a
@@ -429,6 +433,63 @@ for my $form ('add_identifier', 'the multi-identifier call')
 		'move: the attached email is on the new placement');
 	$coord->safe_psql('postgres', q{ALTER SYSTEM RESET citus.recover_2pc_interval; SELECT pg_reload_conf()});
 	audit_all('move');
+}
+
+# 8. a write on the copy a move left behind (src/moves.c, A WRITE ON A
+# COPY A MOVE LEFT BEHIND).  The group of a reference id moves from
+# worker2 to worker1, and the proxy holds the move's PREPARE TRANSACTION
+# to worker2 while the move blocks writes to the group on every node.
+# Meanwhile a multi-identifier call on worker1 probes the reference id on
+# worker2 and waits in its hold of the group.  Released, the move
+# switches the placement to worker1 and the call inserts.  Seen under
+# load (a stress of repeated moves): the insert still went to worker2,
+# into the old copy, and was lost when the copy was dropped.  Now the
+# old copy refuses it (40001, nothing written), or the insert reaches
+# the new placement; either way nothing is lost.
+{
+	my $ref = value_on('worker2', 'reference_id', 'pin');
+	my $nick = value_on('worker1', 'nick', 'pin');
+	my $shard = $coord->safe_psql('postgres', qq{SELECT get_shard_id_for_distribution_column('accounts.dist_accounts',
+		accounts.identifier_route('user', 'reference_id', accounts.normalize_identifier('user', 'reference_id', '$ref')))});
+	# Citus's metadata lock of a co-located shard group: an advisory lock
+	# of class 8 (resource_lock.h); only this move takes it exclusively
+	my $meta_lock = q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 8
+		AND mode = 'ExclusiveLock' AND granted};
+	set_rules('[{"match": "PREPARE TRANSACTION", "action": "hold"}]');
+	my $move = bg($coord, qq{SELECT citus_move_shard_placement($shard, '$proxy_dir', } . $w2->port
+		. ", '" . $w1->host . "', " . $w1->port . q{, shard_transfer_mode := 'force_logical')});
+	my $blocking = poll_count($w1, $meta_lock, 120, $move);
+	ok($blocking > 0 && faults('hold') > 0, 'old copy: the move blocks writes to the group, its PREPARE to worker2 held');
+	my $call = bg($w1, qq{SELECT account_id FROM accounts.find_or_create_account('user',
+		ARRAY[ROW('reference_id', '$ref'), ROW('nick', '$nick')]::accounts.identifier[])});
+	my $waits = poll_count($w1, q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 8
+		AND mode = 'ShareLock' AND NOT granted}, 60, $call);
+	ok($waits > 0, 'old copy: a multi-identifier call on worker1 probed the group on worker2 and waits for the move');
+	set_rules('[]');
+	my ($out, $err) = finish($move);
+	is(sqlstates($err), '', 'old copy: released, the move finished') or diag($err);
+	is($coord->safe_psql('postgres', qq{SELECT nodeport FROM citus_shards WHERE shardid = $shard}), $w1->port,
+		'old copy: the group is on worker1');
+	($out, $err) = finish($call);
+	my $found = $coord->safe_psql('postgres', qq{SELECT coalesce(accounts.find_account('user', 'reference_id', '$ref')::text, 'none')});
+	if (sqlstates($err) eq '')
+	{
+		diag('old copy: the call reached the new placement');
+		is($found, $out, 'old copy: the call succeeded, and its reference id is on the new placement');
+	}
+	else
+	{
+		diag('old copy: the call reached the old copy');
+		is(sqlstates($err), '40001', 'old copy: the call, whose insert reached the old copy, is refused with 40001') or diag($err);
+		like($err, qr/DETAIL:  A shard of the account tables moved to another node/, 'old copy: with the detail of a moved shard');
+		is($found . ' ' . $coord->safe_psql('postgres', qq{SELECT count(*) FROM accounts.dist_identifiers WHERE value = '$nick'}),
+			'none 0', 'old copy: and nothing of it was written');
+	}
+	my $id = $coord->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('user',
+		ARRAY[ROW('reference_id', '$ref'), ROW('nick', '$nick')]::accounts.identifier[])});
+	is($w2->safe_psql('postgres', qq{SELECT accounts.find_account('user', 'reference_id', '$ref')}), $id,
+		'old copy: called again, the account is found from every node');
+	audit_all('old copy');
 }
 
 $proxy->kill_kill;
