@@ -354,9 +354,10 @@ lane_host() {
 
 # major_in_root DIR MAJOR [VAR=VALUE...]: MAJOR's suites and package in
 # DIR.  On a Citus major, Citus builds while the other suites run (the
-# build is the lane's longest step); its three TAP tests (and, with a
-# benchmark, its benchmark) run after both.
-CITUS_TESTS="test/t/015_citus.pl test/t/018_citus_2pc.pl test/t/019_citus_grow.pl"
+# build is the lane's longest step); its three TAP tests (four with
+# --full: the load run of repeated moves, 025) and, with a benchmark, its
+# benchmark run after both.
+CITUS_TESTS="test/t/015_citus.pl test/t/018_citus_2pc.pl test/t/019_citus_grow.pl${ACCOUNT_FULL:+ test/t/025_citus_moves.pl}"
 major_in_root() {
     local dir=$1 major=$2 citus_pid
     shift 2
