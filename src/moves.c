@@ -119,11 +119,12 @@
  * refused with 40001 and the detail every moved-shard error carries, and
  * the transaction, retried, reaches the shard where it is now.  This
  * covers every write to dist_accounts and dist_identifiers from any path
- * and any client.  Reads are not refused: a read through such a
- * connection sees the old copy as it was at the switch, as an older
- * snapshot would; the protocol's decisions that rest on reads end in a
- * write to the same shards (an insert, a repoint, a status), which this
- * check refuses.
+ * and any client.  Reads are not refused: a read that reaches the old
+ * copy sees it as it was at the switch, as an older snapshot would.  The
+ * calls that write read what their decisions rest on only after holding
+ * the groups, except the lock-free probes of a multi-identifier call (dist.c), whose decisions end in a
+ * write to the same shards, which this check refuses, or in the answer a
+ * lock-free hit gives anyway.
  *
  * The cost is a lock each statement on a shard takes (again, if its
  * transaction holds it already: the lock manager's local table answers):
