@@ -122,9 +122,9 @@
  * and any client.  Reads are not refused: a read that reaches the old
  * copy sees it as it was at the switch, as an older snapshot would.  The
  * calls that write read what their decisions rest on only after holding
- * the groups, except the lock-free probes of a multi-identifier call (dist.c), whose decisions end in a
- * write to the same shards, which this check refuses, or in the answer a
- * lock-free hit gives anyway.
+ * the groups, except the lock-free probes of a multi-identifier call
+ * (dist.c), whose decisions end in a write to the same shards, which
+ * this check refuses, or in the answer a lock-free hit gives anyway.
  *
  * The cost is a lock each statement on a shard takes (again, if its
  * transaction holds it already: the lock manager's local table answers):
