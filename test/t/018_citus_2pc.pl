@@ -53,16 +53,7 @@ use Time::HiRes qw(usleep);
 use lib dirname(__FILE__);
 use CitusTest;
 
-my $pkglibdir = `pg_config --pkglibdir`;
-chomp $pkglibdir;
-if (!-f "$pkglibdir/citus.so")
-{
-	plan skip_all => "Citus is not installed ($pkglibdir/citus.so); scripts/matrix.sh builds it from ../shared/citus";
-}
-if ($ENV{ACCOUNT_SKIP_CITUS})
-{
-	plan skip_all => "ACCOUNT_SKIP_CITUS is set (scripts/matrix.sh runs Citus on the majors of ACCOUNT_CITUS_MAJORS)";
-}
+CitusTest::skip_unless_citus();
 
 # wal_level logical: 7 moves a shard group online
 my @nodes = map { CitusTest::start_node($_, "wal_level = logical\nmax_replication_slots = 10\nmax_wal_senders = 10\n") }

@@ -29,16 +29,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $pkglibdir = `pg_config --pkglibdir`;
-chomp $pkglibdir;
-if (!-f "$pkglibdir/citus.so")
-{
-	plan skip_all => "Citus is not installed ($pkglibdir/citus.so); scripts/matrix.sh builds it from ../shared/citus";
-}
-if ($ENV{ACCOUNT_SKIP_CITUS})
-{
-	plan skip_all => "ACCOUNT_SKIP_CITUS is set (scripts/matrix.sh runs Citus on the majors of ACCOUNT_CITUS_MAJORS)";
-}
+CitusTest::skip_unless_citus();
 
 # shard moves copy online with logical replication
 my @nodes = map { CitusTest::start_node($_, "wal_level = logical\nmax_replication_slots = 20\nmax_wal_senders = 20\n") }

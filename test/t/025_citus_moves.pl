@@ -22,16 +22,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $pkglibdir = `pg_config --pkglibdir`;
-chomp $pkglibdir;
-if (!-f "$pkglibdir/citus.so")
-{
-	plan skip_all => "Citus is not installed ($pkglibdir/citus.so); scripts/matrix.sh builds it from ../shared/citus";
-}
-if ($ENV{ACCOUNT_SKIP_CITUS})
-{
-	plan skip_all => "ACCOUNT_SKIP_CITUS is set (scripts/matrix.sh runs Citus on the majors of ACCOUNT_CITUS_MAJORS)";
-}
+CitusTest::skip_unless_citus();
 if (!$ENV{ACCOUNT_FULL})
 {
 	plan skip_all => 'a load run of repeated shard moves: ./scripts/test.sh --full runs it (ACCOUNT_FULL=1)';

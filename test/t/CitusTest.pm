@@ -29,6 +29,23 @@ sub use_nodes
 	%route_port = ();
 }
 
+# Skip the whole test file (plan skip_all) when Citus is not installed for
+# this major, or when ACCOUNT_SKIP_CITUS is set.
+sub skip_unless_citus
+{
+	my $pkglibdir = `pg_config --pkglibdir`;
+	chomp $pkglibdir;
+	if (!-f "$pkglibdir/citus.so")
+	{
+		plan skip_all => "Citus is not installed ($pkglibdir/citus.so); scripts/matrix.sh builds it from ../shared/citus";
+	}
+	if ($ENV{ACCOUNT_SKIP_CITUS})
+	{
+		plan skip_all => "ACCOUNT_SKIP_CITUS is set (scripts/matrix.sh runs Citus on the majors of ACCOUNT_CITUS_MAJORS)";
+	}
+	return;
+}
+
 # The clients of a load run (test/clients/citus.py, resolution.py): 16
 # with ACCOUNT_FULL=1; 8 in the short mode, still four per core here (the
 # runs go on until their calls are enough for the audit: MIN_CALLS,
