@@ -130,10 +130,11 @@
  * transaction holds it already: the lock manager's local table answers):
  * the call of Citus's lock_shard_metadata() through fmgr, as the table's
  * owner (the function checks it), and two catalog reads, one by index
- * and one of a one-row table, no SQL.  One new cycle is possible: a writer that runs from a worker took the lock there
- * and is on its way to the shard's node when a move takes both nodes'
- * locks, the shard's first; Citus's distributed deadlock detector breaks
- * it (40P01 to the writer, or the move fails and is retried).
+ * and one of a one-row table, no SQL.  One new cycle is possible: a
+ * writer that runs from a worker took the lock there and is on its way
+ * to the shard's node when a move takes both nodes' locks, the shard's
+ * first; Citus's distributed deadlock detector breaks it (40P01 to the
+ * writer, or the move fails and is retried).
  */
 #include "postgres.h"
 
