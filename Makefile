@@ -41,7 +41,7 @@ SHLIB_LINK = $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc -licud
 # (expected output in test/expected too); TAP tests: test/t.
 REGRESS = setup types find_or_create bulk identifiers errors continue_on_error trigger security search_path isolation_levels collation_c edges lifecycle journal record
 
-ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge merge_tables redact_create journal_order merge_resolve limit_attach record_lifecycle resolve_touch
+ISOLATION = create_create create_find repeatable_read serializable savepoint timeouts try_timeouts try_conflicts multi_identifiers fk_account registry_drop last_identifier lock_squat merge_attach merge_merge merge_tables redact_create journal_order merge_resolve limit_attach record_lifecycle resolve_touch bulk_runs
 REGRESS_OPTS = --inputdir=test
 ISOLATION_OPTS = --inputdir=test --load-extension=account
 # the TAP tests and their harnesses are not in the PGXN archive

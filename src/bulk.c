@@ -12,6 +12,11 @@
  * transaction, working upwards in the same order, cannot be waiting for a
  * key that the first has already created.
  *
+ * After a key it created, the call expects the next key to be new as
+ * well (a run of creates: an import) and leaves out that key's lock-free
+ * first probe where the answer is the same without it
+ * (lookup_create_or_find()).
+ *
  * Duplicates inside the array map to one account; only the first of them
  * (in input order) reports created = true.
  *
@@ -150,7 +155,11 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(row_cxt);
 		key.value = packed.data + items[i].offset;
 		key.value_d = CStringGetTextDatum(key.value);
-		items[i].created = call_find_or_create_key(&st, &key, NULL, &items[i].account_id);
+		/* after a create, expect the next key to be new too (call.c) */
+		if (i > 0 && items[i - 1].created)
+			items[i].created = call_create_or_find_key(&st, &key, &items[i].account_id);
+		else
+			items[i].created = call_find_or_create_key(&st, &key, NULL, &items[i].account_id);
 		MemoryContextSwitchTo(keys_cxt);
 		MemoryContextReset(row_cxt);
 	}

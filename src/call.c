@@ -231,6 +231,9 @@ call_make_key(CallState *state, IdentKey *key, text *account_type,
 /*
  * find_or_create_account() for args: the key through the call site's memo,
  * then the protocol (lookup.c).  Returns true if the account was created.
+ * After a create at this call site (one statement's calls, a plpgsql
+ * loop's), the next key is expected to be new too, as in the bulk call:
+ * call_create_or_find_key().
  */
 bool
 call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id)
@@ -241,8 +244,12 @@ call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id
 
 	call_make_key(state, &key, args->type, args->id_type, args->value);
 	call_store_open(&st, true, state->lookup_cache);
-	created = call_find_or_create_key(&st, &key, NULL, account_id);
+	if (state->last_created)
+		created = call_create_or_find_key(&st, &key, account_id);
+	else
+		created = call_find_or_create_key(&st, &key, NULL, account_id);
 	call_store_close(&st);
+	state->last_created = created;
 	return created;
 }
 
@@ -287,6 +294,18 @@ call_find_or_create_key(CallStore *st, const IdentKey *key,
 {
 	return st->distributed ? dist_find_or_create(key, attach_to, account_id) :
 		lookup_find_or_create(&st->lookup, key, attach_to, account_id);
+}
+
+/*
+ * find-or-create of a key the caller expects to be new (the bulk call, in
+ * a run of creates): lookup_create_or_find() on one node; on Citus the
+ * same as call_find_or_create_key(), whose protocol inserts first.
+ */
+bool
+call_create_or_find_key(CallStore *st, const IdentKey *key, pg_uuid_t *account_id)
+{
+	return st->distributed ? dist_find_or_create(key, NULL, account_id) :
+		lookup_create_or_find(&st->lookup, key, account_id);
 }
 
 /*

@@ -32,6 +32,7 @@ typedef struct CallState
 	uint64		memo_generation;	/* 0: empty */
 	IdentKey	memo_key;		/* types only, no value */
 	LookupCache *lookup_cache;	/* the relations, kept open between calls */
+	bool		last_created;	/* the call site's last call created */
 } CallState;
 
 extern CallState *call_begin(FunctionCallInfo fcinfo, bool composite_result);
@@ -52,6 +53,8 @@ extern void call_store_close(CallStore *st);
 extern bool call_find(CallStore *st, const IdentKey *key, pg_uuid_t *account_id);
 extern bool call_find_or_create_key(CallStore *st, const IdentKey *key,
 									const pg_uuid_t *attach_to, pg_uuid_t *account_id);
+extern bool call_create_or_find_key(CallStore *st, const IdentKey *key,
+									pg_uuid_t *account_id);
 extern bool call_find_or_create_keys(CallStore *st, IdentKey *keys, int nkeys,
 									 Resolve *resolve, pg_uuid_t *account_id);
 extern bool call_lock_account(CallStore *st, const pg_uuid_t *account_id,

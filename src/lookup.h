@@ -18,6 +18,8 @@ extern bool lookup_find(Lookup *l, const IdentKey *key, pg_uuid_t *account_id);
 extern bool lookup_find_or_create(Lookup *l, const IdentKey *key,
 								  const pg_uuid_t *attach_to,
 								  pg_uuid_t *account_id);
+extern bool lookup_create_or_find(Lookup *l, const IdentKey *key,
+								  pg_uuid_t *account_id);
 extern bool lookup_find_or_create_all(Lookup *l, IdentKey *keys, int nkeys,
 									  Resolve *resolve, pg_uuid_t *account_id);
 extern bool lookup_lock_account(Lookup *l, const pg_uuid_t *account_id,
