@@ -5,6 +5,7 @@
 #   BENCH_SMOKE=1 ./test/bench/bench.sh   tiny sizes, proves the script works
 #   BENCH_QUICK=1 ./test/bench/bench.sh   hit and miss paths only (about a minute)
 #   BENCH_ONLY=merge ./test/bench/bench.sh   the cost of merge_accounts() alone
+#   BENCH_ONLY=bulk ./test/bench/bench.sh    a million creates in one transaction, alone
 #   BENCH_DOCS=1 ./test/bench/bench.sh    full run, written to docs/benchmark-full.md
 #
 # Set ACCOUNT_SKIP_INSTALL=1 when the extension is already built and
