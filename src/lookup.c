@@ -443,10 +443,12 @@ lookup_find_or_create(Lookup *s, const IdentKey *key,
  *   - A read-only transaction or a standby: step 1 stays, so that a key
  *     that exists is found rather than refused with 25006.
  *
- * Step 2's lock of the identifier type is then taken for a key that turns
- * out to exist; the caller took it already for the key it created before.
- * The waits are those step 3 has anyway, so the order argument of the
- * bulk call (bulk.c) is unchanged.
+ * Step 2 then locks the key's identifier type FOR KEY SHARE even when the
+ * key turns out to exist, so a drop of that type waits for this
+ * transaction, as it waits for any transaction that created a key of the
+ * type; when the key before was of the same type, the lock is held
+ * already.  The waits are those step 3 has anyway, so the order argument
+ * of the bulk call (bulk.c) is unchanged.
  */
 bool
 lookup_create_or_find(Lookup *s, const IdentKey *key, pg_uuid_t *account_id)
