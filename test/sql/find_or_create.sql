@@ -70,6 +70,24 @@ SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'usr
 SELECT accounts.find_account('user', 'reference_id', 'usr_42') IS NOT NULL AS found;
 SELECT * FROM try($$SELECT accounts.find_or_create_account('user', 'reference_id', 'new-in-read-only')$$);
 ROLLBACK;
+-- a run of creates (one call site, here a PL/pgSQL loop, whose last call
+-- created) in a transaction turned read-only since: the next call still
+-- finds an existing key instead of raising 25006
+BEGIN;
+DO $$
+DECLARE
+    r record;
+    v text;
+BEGIN
+    FOREACH v IN ARRAY ARRAY['run-then-read-only', 'usr_42'] LOOP
+        IF v = 'usr_42' THEN
+            SET LOCAL transaction_read_only = on;
+        END IF;
+        r := accounts.find_or_create_account('user', 'reference_id', v);
+        RAISE NOTICE '%: created %', v, r.created;
+    END LOOP;
+END $$;
+ROLLBACK;
 
 -- long values: 1 KiB and up to the 2048-byte limit work
 SELECT created FROM accounts.find_or_create_account('user', 'reference_id', repeat('k', 1024));
