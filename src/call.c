@@ -231,9 +231,9 @@ call_make_key(CallState *state, IdentKey *key, text *account_type,
 /*
  * find_or_create_account() for args: the key through the call site's memo,
  * then the protocol (lookup.c).  Returns true if the account was created.
- * After a create at this call site (one statement's calls, a plpgsql
- * loop's), the next key is expected to be new too, as in the bulk call:
- * call_create_or_find_key().
+ * After a create at this call site (one statement's calls; a plpgsql
+ * simple expression's, for the rest of the transaction), the next key is
+ * expected to be new too, as in the bulk call: call_create_or_find_key().
  */
 bool
 call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id)
