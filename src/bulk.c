@@ -155,11 +155,8 @@ account_find_or_create_many(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(row_cxt);
 		key.value = packed.data + items[i].offset;
 		key.value_d = CStringGetTextDatum(key.value);
-		/* after a create, expect the next key to be new too (call.c) */
-		if (i > 0 && items[i - 1].created)
-			items[i].created = call_create_or_find_key(&st, &key, &items[i].account_id);
-		else
-			items[i].created = call_find_or_create_key(&st, &key, NULL, &items[i].account_id);
+		items[i].created = call_find_or_create_next(&st, &key, i > 0 && items[i - 1].created,
+													&items[i].account_id);
 		MemoryContextSwitchTo(keys_cxt);
 		MemoryContextReset(row_cxt);
 	}

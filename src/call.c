@@ -233,7 +233,7 @@ call_make_key(CallState *state, IdentKey *key, text *account_type,
  * then the protocol (lookup.c).  Returns true if the account was created.
  * After a create at this call site (one statement's calls; a plpgsql
  * simple expression's, for the rest of the transaction), the next key is
- * expected to be new too, as in the bulk call: call_create_or_find_key().
+ * expected to be new too, as in the bulk call: call_find_or_create_next().
  */
 bool
 call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id)
@@ -244,10 +244,7 @@ call_find_or_create(CallState *state, const KeyArgs *args, pg_uuid_t *account_id
 
 	call_make_key(state, &key, args->type, args->id_type, args->value);
 	call_store_open(&st, true, state->lookup_cache);
-	if (state->last_created)
-		created = call_create_or_find_key(&st, &key, account_id);
-	else
-		created = call_find_or_create_key(&st, &key, NULL, account_id);
+	created = call_find_or_create_next(&st, &key, state->last_created, account_id);
 	call_store_close(&st);
 	state->last_created = created;
 	return created;
@@ -297,15 +294,19 @@ call_find_or_create_key(CallStore *st, const IdentKey *key,
 }
 
 /*
- * find-or-create of a key the caller expects to be new (the bulk call, in
- * a run of creates): lookup_create_or_find() on one node; on Citus the
- * same as call_find_or_create_key(), whose protocol inserts first.
+ * find-or-create of the next key of a run of calls (the bulk call's keys,
+ * a call site's calls): after a create (after_create) the key is expected
+ * to be new too, lookup_create_or_find() on one node; on Citus the same as
+ * any other key, the distributed protocol inserting first.
  */
 bool
-call_create_or_find_key(CallStore *st, const IdentKey *key, pg_uuid_t *account_id)
+call_find_or_create_next(CallStore *st, const IdentKey *key, bool after_create,
+						 pg_uuid_t *account_id)
 {
-	return st->distributed ? dist_find_or_create(key, NULL, account_id) :
-		lookup_create_or_find(&st->lookup, key, account_id);
+	if (st->distributed)
+		return dist_find_or_create(key, NULL, account_id);
+	return after_create ? lookup_create_or_find(&st->lookup, key, account_id) :
+		lookup_find_or_create(&st->lookup, key, NULL, account_id);
 }
 
 /*

@@ -53,8 +53,8 @@ extern void call_store_close(CallStore *st);
 extern bool call_find(CallStore *st, const IdentKey *key, pg_uuid_t *account_id);
 extern bool call_find_or_create_key(CallStore *st, const IdentKey *key,
 									const pg_uuid_t *attach_to, pg_uuid_t *account_id);
-extern bool call_create_or_find_key(CallStore *st, const IdentKey *key,
-									pg_uuid_t *account_id);
+extern bool call_find_or_create_next(CallStore *st, const IdentKey *key,
+									 bool after_create, pg_uuid_t *account_id);
 extern bool call_find_or_create_keys(CallStore *st, IdentKey *keys, int nkeys,
 									 Resolve *resolve, pg_uuid_t *account_id);
 extern bool call_lock_account(CallStore *st, const pg_uuid_t *account_id,
