@@ -11,7 +11,7 @@ MODULE_big = account
 # layer and the pure code.
 OBJS = src/find.o src/identifiers.o src/bulk.o src/try.o src/trigger.o \
        src/lifecycle.o src/record.o src/journal_api.o src/table_triggers.o src/legacy.o \
-       src/resolve.o src/call.o src/lookup.o src/dist.o src/dist_errors.o src/statement.o src/rowlock.o \
+       src/resolve.o src/call.o src/lookup.o src/dist.o src/dist_create.o src/dist_errors.o src/statement.o src/rowlock.o \
        src/limits.o src/settle.o src/moves.o src/prepare.o src/journal.o src/catalog.o \
        src/types.o src/value.o src/node.o src/rules.o src/route.o src/normalize.o src/uuidv7.o
 # The install script of the current version is built from sql/parts/,

@@ -45,18 +45,36 @@
  *     node, so it waits for the creators on any node, and settles before
  *     it looks for their identifiers (sql/parts/40_storage.sql).
  *
- * One identifier (dist_find_or_create): insert first, the identifier with
- * a new id carrying its route, ON CONFLICT DO NOTHING; if it went in, lock
- * its type, insert the account (same route, same shard group, one node, no
- * two-phase commit) carrying its account.created event (THE JOURNAL ON
- * CITUS in sql/parts/citus.sql).  If it did not, the identifier exists, or
- * a concurrent creator committed it (the insert waited for that one), and
- * the SELECT that follows finds it: under READ COMMITTED it takes a new
- * snapshot; under REPEATABLE READ a winner committed after the snapshot is
- * invisible: 40001, as on one node.  A read-only transaction only looks.
- * Inserting first costs a hit one round trip more than a lookup would and
- * saves a miss one; measured through a coordinator, lookup-first put the
- * miss at 1.4x to 1.7x the Citus floor (docs/performance.md).
+ * One identifier (dist_find_or_create): a probe, then the create, or the
+ * create first (ORDER OF THE STEPS, below).  The probe is a router SELECT
+ * of the identifier.  The create is one router statement (ONE STATEMENT
+ * FOR A CREATE in dist_create.c): the new account's row, with an id that
+ * carries the identifier's route, so it goes to the shard group that
+ * holds the identifier; the trigger there inserts the identifier ON
+ * CONFLICT DO NOTHING first, locks its type, and lets the row in only if
+ * the identifier went in, with its account.created event (THE JOURNAL ON
+ * CITUS in sql/parts/70_citus.sql): one node, no two-phase commit.  If the
+ * row did not go in, the identifier exists, or a concurrent creator
+ * committed it (the insert waited for that one), and the SELECT that
+ * follows finds it: under READ COMMITTED it takes a new snapshot; under
+ * REPEATABLE READ a winner committed after the snapshot is invisible:
+ * 40001, as on one node.  A read-only transaction only looks.  (On a
+ * cluster distributed before the trigger existed, until distribute() runs
+ * again, the create is the identifier's INSERT, the type's lock and the
+ * account's INSERT, three steps from here: node_creates_by_identifier().)
+ *
+ * ORDER OF THE STEPS.  A probe costs a hit one statement and a miss one
+ * statement more than the create alone; the create first costs a miss
+ * one statement and a hit the create, its transaction block and the
+ * SELECT.  Outside a transaction block a probe is not even a remote
+ * transaction (Citus sends a read that follows no write of the
+ * transaction without BEGIN and COMMIT), while the create always is.  So
+ * each backend keeps the share of creates among its recent calls
+ * (recent_creates, each call weighing 1/8) and probes first unless more
+ * than two thirds of them created: a backend that mostly finds probes, a
+ * run of creates (an import, the bulk call) goes straight to the create.
+ * Either order gives the same answer; only the cost differs.  Measured
+ * through a coordinator and through a worker: docs/benchmarks.md.
  *
  * Several identifiers (dist_find_or_create_all): the keys are sorted into
  * (route, id_type, value) order and probed one by one; every account found
@@ -134,6 +152,7 @@ typedef enum DistStatement
 	REPOINT_IDENTIFIER,
 	INSERT_ACCOUNT,
 	INSERT_ACCOUNT_UNJOURNALED,
+	CREATE_ACCOUNT,
 	LOCK_ACCOUNT_KEY_SHARE,
 	LOCK_ACCOUNT_SHARE,
 	READ_ACCOUNT,
@@ -172,6 +191,11 @@ static const struct
 	[INSERT_ACCOUNT_UNJOURNALED] = {
 		"INSERT INTO accounts.dist_accounts AS a (route, id, account_type) VALUES ($1, $2, $3)",
 	3, {INT4OID, UUIDOID, TEXTOID}},
+	/* no status: dist_create_by_identifier() inserts the identifier first */
+	[CREATE_ACCOUNT] = {
+		"INSERT INTO accounts.dist_accounts AS a (route, id, account_type, status, event_detail)"
+		" VALUES ($1, $2, $3, NULL, $4)",
+	4, {INT4OID, UUIDOID, TEXTOID, JSONBOID}},
 	[LOCK_ACCOUNT_KEY_SHARE] = {
 		ACCOUNT_COLUMNS ACCOUNT_WHERE " FOR KEY SHARE",
 	2, {INT4OID, UUIDOID}},
@@ -326,8 +350,8 @@ repoint_identifier(int32 route, const IdentKey *key, const pg_uuid_t *account_id
  * as the locked version has it (rowlock_type() in rowlock.c says why that
  * is the current one).
  */
-static int32
-lock_type(const IdentKey *key)
+int32
+dist_lock_type(const IdentKey *key)
 {
 	Relation	heap = table_open(node_local_placement("dist_identifier_types"), RowShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
@@ -402,6 +426,23 @@ insert_account(const pg_uuid_t *account_id, const IdentKey *keys, const bool *sk
 		nulls[3] = ' ';
 	}
 	(void) run(INSERT_ACCOUNT, v, nulls);
+}
+
+/*
+ * A new account for key's identifier in one statement, on the shard group
+ * of route (ONE STATEMENT FOR A CREATE in dist_create.c): false if the
+ * identifier was there, and nothing was written.
+ */
+static bool
+create_account(int32 route, const IdentKey *key, const pg_uuid_t *account_id)
+{
+	Datum		v[4];
+
+	v[0] = Int32GetDatum(route);
+	v[1] = UUIDPGetDatum(account_id);
+	v[2] = key->account_type_d;
+	v[3] = journal_detail_identifiers(&key->id_type, &key->value, 1);
+	return run(CREATE_ACCOUNT, v, NULL) == 1;
 }
 
 /*
@@ -502,6 +543,84 @@ dist_lock_account(const pg_uuid_t *account_id, AccountRow *row)
 }
 
 /*
+ * Which step goes first for a key that is not attached (ORDER OF THE
+ * STEPS in the header): this backend's recent share of creates, in 1/256,
+ * each call's outcome weighing 1/8.
+ */
+#define CREATES_WEIGHT 256
+static int	recent_creates = 0;
+
+/*
+ * A new account for key's identifier, with a new id in *id: false if the
+ * identifier is someone's already, and nothing was written.
+ */
+static bool
+create_new(int32 route, const IdentKey *key, pg_uuid_t *id)
+{
+	route_new_account_id(route, id);
+	if (node_creates_by_identifier())
+		return create_account(route, key, id);
+	/* a cluster distributed before the trigger: three steps from here */
+	if (!insert_identifier(route, key, id))
+		return false;
+	(void) dist_lock_type(key);
+	insert_account(id, key, NULL, 1);
+	return true;
+}
+
+static bool
+dist_find_or_create_key(const IdentKey *key, const pg_uuid_t *attach_to, pg_uuid_t *account_id)
+{
+	int32		route = dist_key_route(key);
+	pg_uuid_t	id;
+
+	if (XactReadOnly)
+	{
+		if (select_identifier(route, key, account_id))
+			return false;
+		rule_read_only(key);
+	}
+	if (attach_to)
+	{
+		/*
+		 * attaching: the type's row first, then, for a limited type, the
+		 * account touched and counted (LIMITED ATTACHES in limits.c),
+		 * before anything is written
+		 */
+		int32		limit = dist_lock_type(key);
+
+		if (limit > 0)
+		{
+			touch_account(attach_to);
+			if (select_identifier(route, key, account_id))
+				return false;
+			rule_check_limit(key->account_type, key->id_type, attach_to,
+							 limits_count(true, attach_to, key) + 1, limit);
+		}
+		if (insert_identifier(route, key, attach_to))
+		{
+			dist_journal_event(attach_to, key->account_type_d, "identifier.added",
+							   journal_detail_identifier(key->id_type, key->value));
+			*account_id = *attach_to;
+			return true;
+		}
+	}
+	else
+	{
+		if (recent_creates <= CREATES_WEIGHT * 2 / 3 && select_identifier(route, key, account_id))
+			return false;
+		if (create_new(route, key, &id))
+		{
+			*account_id = id;
+			return true;
+		}
+	}
+	if (select_identifier(route, key, account_id))
+		return false;
+	rule_concurrent_creation(key);
+}
+
+/*
  * One identifier (THE PROTOCOL ON CITUS): *account_id is its account
  * afterwards; returns true if this call wrote it.  attach_to, when given,
  * is an account the caller locked (add_identifier()).
@@ -509,51 +628,11 @@ dist_lock_account(const pg_uuid_t *account_id, AccountRow *row)
 bool
 dist_find_or_create(const IdentKey *key, const pg_uuid_t *attach_to, pg_uuid_t *account_id)
 {
-	int32		route = dist_key_route(key);
+	bool		created = dist_find_or_create_key(key, attach_to, account_id);
 
-	if (!XactReadOnly)
-	{
-		pg_uuid_t	id;
-
-		if (attach_to)
-		{
-			/*
-			 * attaching: the type's row first, then, for a limited type,
-			 * the account touched and counted (LIMITED ATTACHES in
-			 * limits.c), before anything is written
-			 */
-			int32		limit = lock_type(key);
-
-			id = *attach_to;
-			if (limit > 0)
-			{
-				touch_account(attach_to);
-				if (select_identifier(route, key, account_id))
-					return false;
-				rule_check_limit(key->account_type, key->id_type, attach_to,
-								 limits_count(true, attach_to, key) + 1, limit);
-			}
-		}
-		else
-			route_new_account_id(route, &id);
-		if (insert_identifier(route, key, &id))
-		{
-			if (!attach_to)
-				(void) lock_type(key);
-			if (attach_to)
-				dist_journal_event(attach_to, key->account_type_d, "identifier.added",
-								   journal_detail_identifier(key->id_type, key->value));
-			else
-				insert_account(&id, key, NULL, 1);
-			*account_id = id;
-			return true;
-		}
-	}
-	if (select_identifier(route, key, account_id))
-		return false;
-	if (XactReadOnly)
-		rule_read_only(key);
-	rule_concurrent_creation(key);
+	if (!attach_to)
+		recent_creates += ((created ? CREATES_WEIGHT : 0) - recent_creates) / 8;
+	return created;
 }
 
 /* (route, id_type, value) order, the order of the inserts */
@@ -774,7 +853,7 @@ dist_find_or_create_all(IdentKey *in, int nin, Resolve *resolve, pg_uuid_t *acco
 		for (int i = 0; i < n; i++)
 			if (!found[i])
 			{
-				limits[i] = lock_type(&keys[i]);
+				limits[i] = dist_lock_type(&keys[i]);
 				limited |= limits[i] > 0;
 			}
 		if (limited)
@@ -806,7 +885,7 @@ dist_find_or_create_all(IdentKey *in, int nin, Resolve *resolve, pg_uuid_t *acco
 		{
 			mine[i] = true;
 			if (creating)
-				limits[i] = lock_type(&keys[i]);
+				limits[i] = dist_lock_type(&keys[i]);
 			continue;
 		}
 		if (!select_identifier(routes[i], &keys[i], &winner))
@@ -842,7 +921,7 @@ dist_find_or_create_all(IdentKey *in, int nin, Resolve *resolve, pg_uuid_t *acco
 		 * touch it while holding rows of this call: 40001 then
 		 */
 		for (int j = 0; j < n; j++)
-			if (lock_type(&keys[j]) > 0)
+			if (dist_lock_type(&keys[j]) > 0)
 				rule_limited_race(&keys[i]);
 		if (!dist_lock_account(&winner, &row))
 			rule_lost_account(&keys[i], &winner);

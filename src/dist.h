@@ -33,5 +33,6 @@ extern bool dist_lock_account(const pg_uuid_t *account_id, AccountRow *row);
 extern void dist_journal_event(const pg_uuid_t *account_id, Datum account_type,
 							   const char *kind, Datum detail);
 extern int32 dist_key_route(const IdentKey *key);
+extern int32 dist_lock_type(const IdentKey *key);
 
 #endif							/* ACCOUNT_DIST_H */

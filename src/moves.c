@@ -8,6 +8,7 @@
  *   dist_hold_shard()          trigger: a write holds its group on the
  *                              shard's own node, through a prepare, and
  *                              is refused on a copy a move left behind
+ *   moves_shard_of(rel)        the shard id in a shard's name
  *
  * SHARD MOVES
  * ===========
@@ -166,6 +167,15 @@
 ACCOUNT_FUNCTION(account_hold_placement);
 ACCOUNT_FUNCTION(account_dist_hold_shard);
 
+/*
+ * Set while a statement on a shard runs another on a shard of the same
+ * group, on the same node, in the same transaction (dist_create.c): the
+ * outer statement's trigger holds the group and checked its placement,
+ * and a group moves as a whole, so the inner one's trigger has nothing to
+ * add.
+ */
+bool		moves_group_held = false;
+
 /* 5: ShareLock; the groups in shard id order, as a move takes them */
 static const char *const hold_sql[] = {
 	/* one route */
@@ -256,8 +266,8 @@ account_hold_placement(PG_FUNCTION_ARGS)
  * name (Citus names a shard <table>_<shard id>); 0 for any other table
  * (the distributed table itself, where the trigger is defined).
  */
-static int64
-shard_of(Relation rel)
+int64
+moves_shard_of(Relation rel)
 {
 	const char *name = RelationGetRelationName(rel);
 	const char *us = strrchr(name, '_');
@@ -363,8 +373,8 @@ account_dist_hold_shard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("accounts_internal.dist_hold_shard() must be a BEFORE ... FOR EACH STATEMENT trigger"),
 				 errhint("accounts.distribute() creates it on accounts.dist_accounts and accounts.dist_identifiers.")));
-	shardid = shard_of(td->tg_relation);
-	if (shardid == 0)
+	shardid = moves_shard_of(td->tg_relation);
+	if (shardid == 0 || moves_group_held)
 		return PointerGetDatum(NULL);
 
 	if (!lock_fn_ready)

@@ -10,6 +10,11 @@
  *                                tables exist (1.8; a cluster distributed
  *                                by 1.7 has them once distribute() ran
  *                                again)
+ *   node_creates_by_identifier() the trigger that creates an account with
+ *                                its identifier in one statement is on
+ *                                accounts.dist_accounts (dist_create.c; a
+ *                                cluster distributed before it has it
+ *                                once distribute() ran again)
  *   node_has_internal_schema()   the schema is 1.7's or later
  *   node_local_placement(t)      this node's copy of reference table t
  *   node_extension_owner()       the role the extension's functions run as
@@ -47,6 +52,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -75,6 +81,7 @@ static bool node_journal = false;	/* accounts.dist_events exists (1.6) */
 static bool node_record = false;	/* accounts.dist_account_fields exists (1.8) */
 static bool node_internal = false;	/* schema accounts_internal exists (1.7) */
 static Oid	extension_owner = InvalidOid;
+static int	node_creates = -1;	/* dist_accounts_by_identifier exists; -1: unknown */
 
 /* this node's copies of reference tables, by logical name */
 #define MAX_PLACEMENTS 4
@@ -93,6 +100,14 @@ node_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused()
 	node_checked = false;
 	nplacements = 0;
 	extension_owner = InvalidOid;
+	node_creates = -1;
+}
+
+/* CREATE TRIGGER and DROP TRIGGER invalidate their table's relcache entry */
+static void
+node_relcache_callback(Datum arg pg_attribute_unused(), Oid relid pg_attribute_unused())
+{
+	node_creates = -1;
 }
 
 static void
@@ -107,6 +122,7 @@ check_node(void)
 	{
 		CacheRegisterSyscacheCallback(RELNAMENSP, node_callback, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, node_callback, (Datum) 0);
+		CacheRegisterRelcacheCallback(node_relcache_callback, (Datum) 0);
 		callbacks = true;
 	}
 	node_citus = OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
@@ -167,6 +183,40 @@ node_record_distributed(void)
 {
 	check_node();
 	return node_record;
+}
+
+/*
+ * Does accounts.dist_accounts have the trigger dist_accounts_by_identifier
+ * (ONE STATEMENT FOR A CREATE in dist_create.c)?  Remembered until a
+ * relcache invalidation (CREATE TRIGGER sends one for its table).
+ */
+bool
+node_creates_by_identifier(void)
+{
+	check_node();
+	if (node_creates < 0)
+	{
+		Oid			rel = node_distributed ?
+			get_relname_relid("dist_accounts", get_namespace_oid("accounts", false)) : InvalidOid;
+
+		node_creates = 0;
+		if (OidIsValid(rel))
+		{
+			Relation	tg = table_open(TriggerRelationId, AccessShareLock);
+			ScanKeyData skey[2];
+			SysScanDesc scan;
+
+			ScanKeyInit(&skey[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+						ObjectIdGetDatum(rel));
+			ScanKeyInit(&skey[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ,
+						CStringGetDatum("dist_accounts_by_identifier"));
+			scan = systable_beginscan(tg, TriggerRelidNameIndexId, true, NULL, 2, skey);
+			node_creates = HeapTupleIsValid(systable_getnext(scan)) ? 1 : 0;
+			systable_endscan(scan);
+			table_close(tg, AccessShareLock);
+		}
+	}
+	return node_creates == 1;
 }
 
 /*

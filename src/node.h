@@ -13,6 +13,7 @@ extern bool node_is_distributed(void);
 extern bool node_journal_distributed(void);
 extern bool node_record_distributed(void);
 extern bool node_has_internal_schema(void);
+extern bool node_creates_by_identifier(void);
 extern void node_refuse_undistributed(void);
 extern void node_refuse_distributed(const char *what);
 extern Oid	node_local_placement(const char *table);

@@ -225,6 +225,7 @@ BEGIN
     -- the other nodes' connections see only once this transaction commits
     -- (no move can reach shards that do not exist yet)
     PERFORM accounts_internal.dist_moves_setup();
+    PERFORM accounts_internal.dist_create_setup();
     RAISE NOTICE 'accounts distributed over % shards (% identifiers moved)', distribute.shard_count, moved;
 END
 $$;
@@ -470,6 +471,10 @@ BEGIN
     IF accounts_internal.dist_moves_setup() THEN
         done := true;
     END IF;
+    -- a create in one statement (src/dist_create.c)
+    IF accounts_internal.dist_create_setup() THEN
+        done := true;
+    END IF;
     RETURN done;
 END
 $$;
@@ -513,6 +518,42 @@ END
 $$;
 COMMENT ON FUNCTION accounts_internal.dist_moves_setup() IS
     'Internal (distribute()): the triggers by which a write holds its shard group on the shard''s node';
+
+/*
+ * A new account with its one identifier in one router statement: the
+ * account's row arrives without a status, and the trigger on its shard
+ * inserts the identifier into the shard beside it first; if the
+ * identifier is someone's already, the row is skipped (src/dist_create.c,
+ * ONE STATEMENT FOR A CREATE).  Its name sorts before
+ * dist_accounts_created, which journals the account.created the row
+ * carries.
+ */
+CREATE OR REPLACE FUNCTION accounts_internal.dist_create_by_identifier() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'account_dist_create_by_identifier'
+    LANGUAGE C;
+COMMENT ON FUNCTION accounts_internal.dist_create_by_identifier() IS
+    'Internal: on a shard of dist_accounts, insert a new account''s identifier beside it, or skip the account if the identifier is someone''s';
+
+/* The trigger, once (distribute(), and its run after an update): true if made. */
+CREATE OR REPLACE FUNCTION accounts_internal.dist_create_setup() RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                WHERE g.tgrelid OPERATOR(pg_catalog.=) 'accounts.dist_accounts'::pg_catalog.regclass
+                  AND g.tgname OPERATOR(pg_catalog.=) 'dist_accounts_by_identifier') THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    CREATE TRIGGER dist_accounts_by_identifier BEFORE INSERT ON accounts.dist_accounts
+        FOR EACH ROW WHEN (NEW.status IS NULL)
+        EXECUTE FUNCTION accounts_internal.dist_create_by_identifier();
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION accounts_internal.dist_create_setup() IS
+    'Internal (distribute()): the trigger by which a new account''s row brings its identifier';
 
 CREATE OR REPLACE FUNCTION accounts_internal.dist_journal_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'account_dist_journal_write'

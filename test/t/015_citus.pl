@@ -373,6 +373,48 @@ $creator->quit;
 $dropper->finish;
 like($drop_err, qr/2BP01: account type "race" is in use/, 'and then finds its account: 2BP01');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM accounts.dist_accounts WHERE account_type = 'race'}), '1', 'the account is there, with its type');
+# a create is one statement (src/dist_create.c): the account's row, whose
+# trigger on the shard inserts the identifier first.  A backend that has
+# been creating goes straight to the create, and still finds a key that
+# exists (the create inserts nothing, then the probe finds it)
+for my $node ($coord, $workers[0])
+{
+	my $n = $node->name;
+	is($node->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE created) FROM generate_series(1, 30) g,
+		accounts.find_or_create_account('user', 'reference_id', 'run_${n}_' || g);
+		SELECT (account_id = accounts.find_account('user', 'reference_id', 'new_$n')) || ' ' || created
+		  FROM accounts.find_or_create_account('user', 'reference_id', 'NEW_$n')}),
+		"30\ntrue false", "$n: after a run of creates, an existing key is found, not created");
+	is($node->safe_psql('postgres', qq{SELECT count(*) FROM accounts.dist_identifiers i
+		JOIN accounts.dist_accounts a ON a.id = i.account_id AND a.route = i.route
+		WHERE i.value LIKE 'run_${n}_%' AND a.status = 'active' AND a.event_detail IS NULL}),
+		'30', "$n: each with its account, active, on its identifier's shard group");
+}
+# a row without a status is refused unless it names one identifier: the
+# trigger's protocol (39P01), nothing written
+($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\n" . q{INSERT INTO accounts.dist_accounts (route, id, account_type, status, event_detail)
+	VALUES (accounts.account_route('01a2490e-0000-7000-8000-000000000001'), '01a2490e-0000-7000-8000-000000000001', 'user', NULL, '{"identifiers": []}')});
+like($err, qr/39P01: .*event_detail must name exactly one identifier/, 'a row without a status and no identifier: 39P01');
+# a cluster distributed before the trigger: the three statements, until
+# distribute() runs again; a row without a status is refused there (NOT
+# NULL), never stored without its identifier
+$coord->safe_psql('postgres', q{SET citus.enable_unsafe_triggers = on; DROP TRIGGER dist_accounts_by_identifier ON accounts.dist_accounts});
+for my $node ($coord, $workers[1])
+{
+	my $n = $node->name;
+	my $id = $node->safe_psql('postgres', qq{SELECT account_id FROM accounts.find_or_create_account('user', 'reference_id', 'old_way_$n') WHERE created});
+	like($id, qr/^[0-9a-f-]{36}$/, "$n: without the trigger, find_or_create_account creates");
+	is($coord->safe_psql('postgres', qq{SELECT count(*) FROM accounts.dist_identifiers WHERE account_id = '$id'}), '1', "$n: with its identifier");
+}
+($ret, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY verbose\n" . q{INSERT INTO accounts.dist_accounts (route, id, account_type, status, event_detail)
+	VALUES (accounts.account_route('01a2490e-0000-7000-8000-000000000001'), '01a2490e-0000-7000-8000-000000000001', 'user', NULL,
+	        '{"identifiers": [{"id_type": "reference_id", "value": "x"}]}')});
+like($err, qr/23502: null value in column "status"/, 'without the trigger, a row without a status is refused');
+($ret, $out, $err) = $coord->psql('postgres', q{SELECT accounts.distribute()});
+like($err, qr/the update of the distributed tables is finished/, 'distribute() again makes the trigger');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'dist_accounts_by_identifier'}), '1', 'and it is there');
+is($workers[1]->safe_psql('postgres', q{SELECT created FROM accounts.find_or_create_account('user', 'reference_id', 'new_way')}), 't',
+	'a create after it, one statement again');
 # the trigger, on a local table of the coordinator and on a distributed table
 $coord->safe_psql('postgres', q{INSERT INTO inquiries VALUES (1, 'NEW_worker1'), (2, 'trig_1'), (3, NULL)});
 is($coord->safe_psql('postgres', q{SELECT string_agg(coalesce((account_id = accounts.find_account('user', 'reference_id', coalesce(ref, 'x')))::text, 'null'), ' ' ORDER BY id) FROM inquiries}),
