@@ -160,6 +160,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "moves.h"
@@ -290,6 +291,91 @@ moves_shard_of(Relation rel)
 }
 
 /*
+ * The catalogs placed_here() reads, found by name once per backend and
+ * again after any change to pg_class (Citus dropped and created anew);
+ * and this node's group, read once and again after Citus's own trigger on
+ * pg_dist_local_group invalidates that table's relcache entry (as Citus
+ * caches it: GetLocalGroupId()).  A move never changes a node's group.
+ */
+static struct
+{
+	bool		valid;
+	Oid			placement_rel;
+	Oid			placement_idx;
+	Oid			group_rel;
+	AttrNumber	placement_shardid;
+	AttrNumber	placement_groupid;
+	AttrNumber	group_groupid;
+	bool		group_known;
+	int32		local_group;
+}			citus_catalog;
+
+static void
+catalog_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+				 uint32 hashvalue pg_attribute_unused())
+{
+	citus_catalog.valid = false;
+	citus_catalog.group_known = false;
+}
+
+static void
+group_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (!OidIsValid(relid) || relid == citus_catalog.group_rel)
+		citus_catalog.group_known = false;
+}
+
+/* false when there is no Citus catalog */
+static bool
+load_citus_catalog(void)
+{
+	static bool callbacks = false;
+
+	if (!callbacks)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, catalog_callback, (Datum) 0);
+		CacheRegisterRelcacheCallback(group_callback, (Datum) 0);
+		callbacks = true;
+	}
+	if (!citus_catalog.valid)
+	{
+		citus_catalog.placement_rel = get_relname_relid("pg_dist_placement", PG_CATALOG_NAMESPACE);
+		citus_catalog.placement_idx = get_relname_relid("pg_dist_placement_shardid_index", PG_CATALOG_NAMESPACE);
+		citus_catalog.group_rel = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
+		if (!OidIsValid(citus_catalog.placement_rel) || !OidIsValid(citus_catalog.placement_idx) ||
+			!OidIsValid(citus_catalog.group_rel))
+			return false;
+		citus_catalog.placement_shardid = get_attnum(citus_catalog.placement_rel, "shardid");
+		citus_catalog.placement_groupid = get_attnum(citus_catalog.placement_rel, "groupid");
+		citus_catalog.group_groupid = get_attnum(citus_catalog.group_rel, "groupid");
+		citus_catalog.group_known = false;
+		citus_catalog.valid = true;
+	}
+	if (!citus_catalog.group_known)
+	{
+		/* this node's group: pg_dist_local_group holds one row */
+		Relation	rel = table_open(citus_catalog.group_rel, AccessShareLock);
+		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+		HeapTuple	tup;
+		bool		isnull = true;
+
+		citus_catalog.local_group = -1;
+		if (citus_catalog.group_groupid != InvalidAttrNumber &&
+			HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Datum		d = heap_getattr(tup, citus_catalog.group_groupid, RelationGetDescr(rel), &isnull);
+
+			if (!isnull)
+				citus_catalog.local_group = DatumGetInt32(d);
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		citus_catalog.group_known = true;
+	}
+	return true;
+}
+
+/*
  * Is shard shardid placed on this node, by this node's Citus metadata as
  * last committed?  A fresh snapshot: the caller holds the shard group's
  * metadata lock, so a move that switched the placement has committed
@@ -299,48 +385,28 @@ moves_shard_of(Relation rel)
 static bool
 placed_here(int64 shardid)
 {
-	Oid			placement_rel = get_relname_relid("pg_dist_placement", PG_CATALOG_NAMESPACE);
-	Oid			placement_idx = get_relname_relid("pg_dist_placement_shardid_index", PG_CATALOG_NAMESPACE);
-	Oid			group_rel = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
 	Snapshot	snap;
 	Relation	rel;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	ScanKeyData key;
-	AttrNumber	groupid_att;
 	bool		isnull;
-	int32		local_group = -1;
 	bool		here = false;
 
-	if (!OidIsValid(placement_rel) || !OidIsValid(placement_idx) || !OidIsValid(group_rel))
+	if (!load_citus_catalog())
 		return true;
 	snap = RegisterSnapshot(GetLatestSnapshot());
-
-	/* this node's group: pg_dist_local_group holds one row */
-	rel = table_open(group_rel, AccessShareLock);
-	groupid_att = get_attnum(group_rel, "groupid");
-	scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
-	if (groupid_att != InvalidAttrNumber && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Datum		d = heap_getattr(tup, groupid_att, RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-			local_group = DatumGetInt32(d);
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
 	/* the shard's placements, by pg_dist_placement_shardid_index */
-	rel = table_open(placement_rel, AccessShareLock);
-	groupid_att = get_attnum(placement_rel, "groupid");
-	ScanKeyInit(&key, get_attnum(placement_rel, "shardid"), BTEqualStrategyNumber, F_INT8EQ,
+	rel = table_open(citus_catalog.placement_rel, AccessShareLock);
+	ScanKeyInit(&key, citus_catalog.placement_shardid, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(shardid));
-	scan = systable_beginscan(rel, placement_idx, true, snap, 1, &key);
-	while (!here && groupid_att != InvalidAttrNumber && HeapTupleIsValid(tup = systable_getnext(scan)))
+	scan = systable_beginscan(rel, citus_catalog.placement_idx, true, snap, 1, &key);
+	while (!here && citus_catalog.placement_groupid != InvalidAttrNumber &&
+		   HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		Datum		d = heap_getattr(tup, groupid_att, RelationGetDescr(rel), &isnull);
+		Datum		d = heap_getattr(tup, citus_catalog.placement_groupid, RelationGetDescr(rel), &isnull);
 
-		here = !isnull && DatumGetInt32(d) == local_group;
+		here = !isnull && DatumGetInt32(d) == citus_catalog.local_group;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
