@@ -11,6 +11,8 @@
 #
 # ACCOUNT_SKIP_INSTALL=1: the extension is built and installed already.
 # CITUS_BENCH_ROW=FILE: append the result as a table row (scripts/matrix.sh).
+# CITUS_BENCH_PAGE=FILE: write the result as FILE's section for this major
+#   (docs/benchmark-citus.md; CITUS_BENCH_COMMIT names the source).
 . "$(dirname "$0")/../../scripts/lib.sh"
 
 if [ ! -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
@@ -56,6 +58,18 @@ SELECT citus_add_node('$WORK', ${PORTS[2]});
 CREATE EXTENSION account;
 SELECT accounts.distribute();
 SQL
+# the page is written in $WORK (the benchmark runs as the server's user)
+PAGE_TMP=
+if [ -n "${CITUS_BENCH_PAGE:-}" ]; then
+    PAGE_TMP="$WORK/page.md"
+    if [ -f "$CITUS_BENCH_PAGE" ]; then cp "$CITUS_BENCH_PAGE" "$PAGE_TMP"; else : >"$PAGE_TMP"; fi
+    chmod 666 "$PAGE_TMP"
+fi
 as_pg env PGHOST="$WORK" PGPORT="${PORTS[0]}" BENCH_WORKER_PORT="${PORTS[1]}" PGUSER="$PGUSER_OS" PGDATABASE=postgres \
     BENCH_SMOKE="${BENCH_SMOKE:-}" CITUS_BENCH_ROW="${CITUS_BENCH_ROW:-}" \
+    CITUS_BENCH_PAGE="$PAGE_TMP" CITUS_BENCH_COMMIT="${CITUS_BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)}" \
     /usr/bin/python3 "$ROOT/test/bench/citus_bench.py"
+if [ -n "$PAGE_TMP" ]; then
+    cp "$PAGE_TMP" "$CITUS_BENCH_PAGE"
+    log "written to $CITUS_BENCH_PAGE"
+fi

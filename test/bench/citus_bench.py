@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import psycopg
 
@@ -83,6 +84,49 @@ def pgbench(script, tmp, port):
     return float(m.group(1))
 
 
+def write_page(path, version, citus, shards, rows):
+    """Put this run's table into the page at path, as the section of its
+    major (replacing that section, keeping the others)."""
+    major = version.split(".")[0]
+    title = "# Citus benchmark, quiet runs"
+    intro = ("Written by `CITUS_BENCH_PAGE=docs/benchmark-citus.md ./test/bench/citus.sh`, one section per "
+             "major, each the output of one run on a quiet machine; not edited by hand. What the floors are "
+             "and the targets: [performance](performance.md).")
+    sections = {}
+    if os.path.exists(path):
+        current = None
+        with open(path) as f:
+            for line in f:
+                if line.startswith("## PostgreSQL "):
+                    current = line.split()[2]
+                    sections[current] = []
+                if current:
+                    sections[current].append(line)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    commit = os.environ.get("CITUS_BENCH_COMMIT", "")
+    lines = [f"## PostgreSQL {major}\n", "\n",
+             f"{time.strftime('%Y-%m-%d')}{', commit ' + commit if commit else ''}: Citus {citus} on PostgreSQL "
+             f"{version.split()[0]}, a coordinator and two workers on one machine ({os.cpu_count()} cores, {cpu}), "
+             f"{shards} shards; pgbench through the coordinator and through a worker, {CLIENTS} clients, "
+             f"{ROUNDS} x {SECONDS} s per variant, medians.\n", "\n",
+             "| entry | path | Citus floor: one table | Citus floor: the same effect | find_or_create_account | vs one table | target | vs the same effect |\n",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |\n"]
+    for e, p, f, ff, a, r, rf in rows:
+        target = "≤ 1.2x" if e == "coordinator" else "≤ 1.0x"
+        lines.append(f"| {e} | {p} | {f:.3f} ms | {ff:.3f} ms | {a:.3f} ms | {r:.2f}x | {target} | {rf:.2f}x |\n")
+    lines.append("\n")
+    sections[major] = lines
+    with open(path, "w") as out:
+        out.write(title + "\n\n" + intro + "\n\n")
+        for m in sorted(sections, key=int):
+            out.writelines(sections[m])
+
+
 def main():
     conn = psycopg.connect(autocommit=True)
     version = conn.execute("SHOW server_version").fetchone()[0]
@@ -124,6 +168,9 @@ def main():
     print("|-------|------|------:|------:|------:|------:|------:|")
     for e, path, f, ff, a, r, rf in rows:
         print(f"| {e} | {path} | {f:.3f} ms | {ff:.3f} ms | {a:.3f} ms | {r:.2f}x | {rf:.2f}x |")
+    page = os.environ.get("CITUS_BENCH_PAGE")
+    if page:
+        write_page(page, version, citus, shards, rows)
     row = os.environ.get("CITUS_BENCH_ROW")
     if row:
         with open(row, "a") as out:
