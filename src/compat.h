@@ -147,4 +147,14 @@ compat_jsonb_result(CompatJsonbBuilder *b)
 	return b->result;
 }
 
+/*
+ * compat_lock_held_by_me(tag, mode): does this backend hold the lock in
+ * exactly that mode?  17 added LockHeldByMe()'s third argument.
+ */
+#if PG_VERSION_NUM >= 170000
+#define compat_lock_held_by_me(tag, mode) LockHeldByMe(tag, mode, false)
+#else
+#define compat_lock_held_by_me(tag, mode) LockHeldByMe(tag, mode)
+#endif
+
 #endif							/* ACCOUNT_COMPAT_H */

@@ -127,11 +127,12 @@
  * (dist.c), whose decisions end in a write to the same shards, which
  * this check refuses, or in the answer a lock-free hit gives anyway.
  *
- * The cost is a lock each statement on a shard takes (again, if its
- * transaction holds it already: the lock manager's local table answers):
- * the call of Citus's lock_shard_metadata() through fmgr, as the table's
- * owner (the function checks it), and two catalog reads, one by index
- * and one of a one-row table, no SQL.  One new cycle is possible: a
+ * The cost is a lock each statement on a shard takes: the call of
+ * Citus's lock_shard_metadata() through fmgr, as the table's owner (the
+ * function checks it), skipped when this backend holds the lock already
+ * (Citus took it for a write it executes on its own node, or an earlier
+ * statement did); and one catalog read by index, no SQL (the catalogs'
+ * names and this node's group are kept per backend).  One new cycle is possible: a
  * writer that runs from a worker took the lock there and is on its way
  * to the shard's node when a move takes both nodes' locks, the shard's
  * first; Citus's distributed deadlock detector breaks it (40P01 to the
@@ -152,6 +153,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "storage/lock.h"
 #include "storage/lockdefs.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
@@ -432,6 +434,7 @@ account_dist_hold_shard(PG_FUNCTION_ARGS)
 	ArrayType  *ids;
 	Oid			save_user;
 	int			save_sec;
+	LOCKTAG		tag;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
@@ -453,14 +456,26 @@ account_dist_hold_shard(PG_FUNCTION_ARGS)
 		fmgr_info_cxt(fn, &lock_fn, TopMemoryContext);
 		lock_fn_ready = true;
 	}
-	elem = Int64GetDatum(shardid);
-	ids = construct_array(&elem, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	/* lock_shard_metadata() wants the table's owner */
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(td->tg_relation->rd_rel->relowner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	FunctionCall2(&lock_fn, Int32GetDatum(ShareLock), PointerGetDatum(ids));
-	SetUserIdAndSecContext(save_user, save_sec);
+	/*
+	 * Held already when Citus took it for this very statement (a write it
+	 * executes on its own node takes its shard's lock there) or an earlier
+	 * statement of the transaction took it: nothing to add.  The tag is
+	 * Citus's (SET_LOCKTAG_SHARD_METADATA_RESOURCE in its resource_lock.h,
+	 * class 4); were it ever another, this finds nothing and the lock is
+	 * taken by Citus's function as ever.
+	 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (shardid >> 32), (uint32) shardid, 4);
+	if (!compat_lock_held_by_me(&tag, ShareLock))
+	{
+		elem = Int64GetDatum(shardid);
+		ids = construct_array(&elem, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		/* lock_shard_metadata() wants the table's owner */
+		GetUserIdAndSecContext(&save_user, &save_sec);
+		SetUserIdAndSecContext(td->tg_relation->rd_rel->relowner,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		FunctionCall2(&lock_fn, Int32GetDatum(ShareLock), PointerGetDatum(ids));
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
 
 	/* A WRITE ON A COPY A MOVE LEFT BEHIND */
 	if (!placed_here(shardid))
