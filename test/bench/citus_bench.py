@@ -113,7 +113,8 @@ def write_page(path, version, citus, shards, rows):
              f"{time.strftime('%Y-%m-%d')}{', commit ' + commit if commit else ''}: Citus {citus} on PostgreSQL "
              f"{version.split()[0]}, a coordinator and two workers on one machine ({os.cpu_count()} cores, {cpu}), "
              f"{shards} shards; pgbench through the coordinator and through a worker, {CLIENTS} clients, "
-             f"{ROUNDS} x {SECONDS} s per variant, medians.\n", "\n",
+             f"{ROUNDS} x {SECONDS} s per variant; ms are medians over the rounds, ratios the medians of the "
+             f"per-round ratios (each round runs the floor and the call back to back).\n", "\n",
              "| entry | path | Citus floor: one table | Citus floor: the same effect | find_or_create_account | vs one table | target | vs the same effect |\n",
              "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |\n"]
     for e, p, f, ff, a, r, rf in rows:
