@@ -59,9 +59,9 @@
  * follows finds it: under READ COMMITTED it takes a new snapshot; under
  * REPEATABLE READ a winner committed after the snapshot is invisible:
  * 40001, as on one node.  A read-only transaction only looks.  (On a
- * cluster distributed before the trigger existed, until distribute() runs
- * again, the create is the identifier's INSERT, the type's lock and the
- * account's INSERT, three steps from here: node_creates_by_identifier().)
+ * cluster without the trigger, node_creates_by_identifier(), the create
+ * is the identifier's INSERT, the type's lock and the account's INSERT,
+ * three steps from here.)
  *
  * ORDER OF THE STEPS.  A probe costs a hit one statement and a miss one
  * statement more than the create alone; the create first costs a miss
@@ -74,7 +74,7 @@
  * than two thirds of them created: a backend that mostly finds probes, a
  * run of creates (an import, the bulk call) goes straight to the create.
  * Either order gives the same answer; only the cost differs.  Measured
- * through a coordinator and through a worker: docs/benchmarks.md.
+ * through a coordinator and through a worker: docs/benchmark-citus.md.
  *
  * Several identifiers (dist_find_or_create_all): the keys are sorted into
  * (route, id_type, value) order and probed one by one; every account found

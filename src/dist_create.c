@@ -40,9 +40,9 @@
  * first, the account's row after it went in, so a loser leaves nothing.
  *
  * A row without a status is the request; the column is NOT NULL, so if
- * the trigger is missing (a cluster distributed before it existed, which
- * dist.c does not send such rows to: node_creates_by_identifier()), the
- * row is refused rather than stored without its identifier.  A node whose
+ * the trigger is missing (a schema from before it, whose cluster dist.c
+ * does not send such rows to: node_creates_by_identifier()), the row is
+ * refused rather than stored without its identifier.  A node whose
  * library predates the trigger cannot load its function: the statement
  * fails there too.
  */
@@ -74,7 +74,7 @@ static struct
 }			shard_plans[MAX_SHARD_PLANS];
 static int	nshard_plans = 0;
 
-static void
+static ACCOUNT_NORETURN void
 protocol_error(const char *msg)
 {
 	ereport(ERROR,
@@ -135,17 +135,24 @@ identifier_insert(int64 accounts_shard)
 	return plan;
 }
 
-/* The string value of key in the jsonb object container, or NULL. */
-static char *
-object_string(JsonbContainer *obj, const char *key)
+/* The value of key in the jsonb object container, or NULL. */
+static JsonbValue *
+object_value(JsonbContainer *obj, const char *key)
 {
 	JsonbValue	k;
-	JsonbValue *v;
 
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
+	return findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
+}
+
+/* The string value of key in the jsonb object container, or NULL. */
+static char *
+object_string(JsonbContainer *obj, const char *key)
+{
+	JsonbValue *v = object_value(obj, key);
+
 	if (v == NULL || v->type != jbvString)
 		return NULL;
 	return pnstrdup(v->val.string.val, v->val.string.len);
@@ -175,7 +182,6 @@ account_dist_create_by_identifier(PG_FUNCTION_ARGS)
 	Jsonb	   *jb;
 	JsonbValue *first;
 	JsonbValue *identifiers;
-	JsonbValue	k;
 	IdentKey	key;
 	int64		shard;
 	Datum		args[5];
@@ -210,10 +216,7 @@ account_dist_create_by_identifier(PG_FUNCTION_ARGS)
 
 	/* the identifier: event_detail is account.created's, {"identifiers": [{...}]} */
 	jb = DatumGetJsonbP(detail);
-	k.type = jbvString;
-	k.val.string.val = "identifiers";
-	k.val.string.len = strlen("identifiers");
-	identifiers = JB_ROOT_IS_OBJECT(jb) ? findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k) : NULL;
+	identifiers = JB_ROOT_IS_OBJECT(jb) ? object_value(&jb->root, "identifiers") : NULL;
 	if (identifiers == NULL || identifiers->type != jbvBinary ||
 		!JsonContainerIsArray(identifiers->val.binary.data) ||
 		JsonContainerSize(identifiers->val.binary.data) != 1)

@@ -12,9 +12,9 @@
  *                                again)
  *   node_creates_by_identifier() the trigger that creates an account with
  *                                its identifier in one statement is on
- *                                accounts.dist_accounts (dist_create.c; a
- *                                cluster distributed before it has it
- *                                once distribute() ran again)
+ *                                accounts.dist_accounts (dist_create.c;
+ *                                without it a create takes two
+ *                                statements)
  *   node_has_internal_schema()   the schema is 1.7's or later
  *   node_local_placement(t)      this node's copy of reference table t
  *   node_extension_owner()       the role the extension's functions run as
@@ -82,6 +82,7 @@ static bool node_record = false;	/* accounts.dist_account_fields exists (1.8) */
 static bool node_internal = false;	/* schema accounts_internal exists (1.7) */
 static Oid	extension_owner = InvalidOid;
 static int	node_creates = -1;	/* dist_accounts_by_identifier exists; -1: unknown */
+static Oid	node_creates_rel = InvalidOid;	/* accounts.dist_accounts, when read */
 
 /* this node's copies of reference tables, by logical name */
 #define MAX_PLACEMENTS 4
@@ -103,11 +104,15 @@ node_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused()
 	node_creates = -1;
 }
 
-/* CREATE TRIGGER and DROP TRIGGER invalidate their table's relcache entry */
+/*
+ * CREATE TRIGGER and DROP TRIGGER invalidate their table's relcache entry;
+ * other tables' invalidations (Citus sends many) change nothing here
+ */
 static void
-node_relcache_callback(Datum arg pg_attribute_unused(), Oid relid pg_attribute_unused())
+node_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
-	node_creates = -1;
+	if (!OidIsValid(relid) || relid == node_creates_rel)
+		node_creates = -1;
 }
 
 static void
@@ -188,7 +193,8 @@ node_record_distributed(void)
 /*
  * Does accounts.dist_accounts have the trigger dist_accounts_by_identifier
  * (ONE STATEMENT FOR A CREATE in dist_create.c)?  Remembered until a
- * relcache invalidation (CREATE TRIGGER sends one for its table).
+ * relcache invalidation of that table (CREATE TRIGGER sends one) or a
+ * change to pg_class (the table dropped or created: node_callback()).
  */
 bool
 node_creates_by_identifier(void)
@@ -200,6 +206,7 @@ node_creates_by_identifier(void)
 			get_relname_relid("dist_accounts", get_namespace_oid("accounts", false)) : InvalidOid;
 
 		node_creates = 0;
+		node_creates_rel = rel;
 		if (OidIsValid(rel))
 		{
 			Relation	tg = table_open(TriggerRelationId, AccessShareLock);
